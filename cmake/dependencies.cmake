@@ -1,0 +1,14 @@
+# Third-party dependencies, all from Debian packages (tools/deps installs them).
+set(THREADS_PREFER_PTHREAD_FLAG ON)
+find_package(Threads REQUIRED)
+
+if(REMIT_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+if(REMIT_BUILD_BENCH)
+  find_package(benchmark REQUIRED)
+endif()
+find_package(CLI11 QUIET)
+find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)
+find_package(mimalloc REQUIRED)

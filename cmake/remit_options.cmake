@@ -1,0 +1,17 @@
+# Warnings and sanitizers for remit's own targets (never for imported ones).
+add_library(remit_options INTERFACE)
+add_library(remit::options ALIAS remit_options)
+target_compile_options(remit_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow
+                       -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Wnull-dereference)
+if(REMIT_WARNINGS_AS_ERRORS)
+  target_compile_options(remit_options INTERFACE -Werror)
+endif()
+if(REMIT_SANITIZE)
+  target_compile_options(remit_options INTERFACE -fsanitize=${REMIT_SANITIZE} -fno-omit-frame-pointer
+                         -fno-sanitize-recover=all)
+  target_link_options(remit_options INTERFACE -fsanitize=${REMIT_SANITIZE})
+endif()
+# SSE4.2 gives the CRC-32C instruction; every x86-64 machine of the last decade has it.
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
+  target_compile_options(remit_options INTERFACE -msse4.2)
+endif()
