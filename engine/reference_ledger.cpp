@@ -129,8 +129,8 @@ create_transfer_result reference_ledger::create_plain_or_pending(const transfer&
                                                                  std::uint64_t ts, bool chained) {
   const std::uint32_t* dr_idx = account_index_.find(t.debit_account_id);
   const std::uint32_t* cr_idx = account_index_.find(t.credit_account_id);
-  ctr code = check_accounts(t, dr_idx ? &accounts_[*dr_idx].a : nullptr,
-                            cr_idx ? &accounts_[*cr_idx].a : nullptr);
+  ctr code = check_accounts(t, dr_idx ? &accounts_[*dr_idx].a.ledger : nullptr,
+                            cr_idx ? &accounts_[*cr_idx].a.ledger : nullptr);
   // 34 to 37 are the smallest codes a plain or pending transfer can fail with on state.
   if (code != ctr::ok) return code;
   const std::uint32_t dr_i = *dr_idx;

@@ -119,11 +119,12 @@ create_transfer_result compare_existing(const transfer& stored, const sent_field
 // ---------------------------------------------------------------------------------------
 // Plain and pending transfers against state
 
-create_transfer_result check_accounts(const transfer& t, const account* dr, const account* cr) {
-  if (dr == nullptr) return ctr::debit_account_not_found;
-  if (cr == nullptr) return ctr::credit_account_not_found;
-  if (dr->ledger != cr->ledger) return ctr::accounts_must_have_the_same_ledger;
-  if (t.ledger != dr->ledger) return ctr::transfer_must_have_the_same_ledger_as_accounts;
+create_transfer_result check_accounts(const transfer& t, const std::uint32_t* dr_ledger,
+                                      const std::uint32_t* cr_ledger) {
+  if (dr_ledger == nullptr) return ctr::debit_account_not_found;
+  if (cr_ledger == nullptr) return ctr::credit_account_not_found;
+  if (*dr_ledger != *cr_ledger) return ctr::accounts_must_have_the_same_ledger;
+  if (t.ledger != *dr_ledger) return ctr::transfer_must_have_the_same_ledger_as_accounts;
   return ctr::ok;
 }
 
@@ -282,9 +283,11 @@ void apply_debit(account_state& dr, transfer_kind kind, u128 amount, std::uint64
     REMIT_ASSERT(!add_overflows(a.debits_pending, amount));
     a.debits_pending += amount;
   }
+  // Transfers in flight at the same time may commit out of timestamp order; a debit of a
+  // day that is already over counts for that day, not for today.
   const std::uint64_t day = utc_day(timestamp_ns);
-  if (dr.daily_day != day) {
-    REMIT_ASSERT(dr.daily_day < day);
+  if (day < dr.daily_day) return;
+  if (day > dr.daily_day) {
     dr.daily_day = day;
     dr.daily_debited = 0;
   }

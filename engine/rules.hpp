@@ -107,9 +107,10 @@ create_transfer_result compare_existing(const transfer& stored, const sent_field
 // ---------------------------------------------------------------------------------------
 // Checks against state for plain and pending transfers
 
-// Codes 34 to 37 (found, same ledger) from what the coordinator knows of the two accounts;
-// `nullptr` for an account that does not exist.
-create_transfer_result check_accounts(const transfer& t, const account* dr, const account* cr);
+// Codes 34 to 37 (found, same ledger) from what the coordinator knows of the two accounts:
+// their ledgers, or `nullptr` for an account that does not exist.
+create_transfer_result check_accounts(const transfer& t, const std::uint32_t* dr_ledger,
+                                      const std::uint32_t* cr_ledger);
 
 // The amount a balancing transfer may move out of the debit account (balancing_debit) or
 // into the credit account (balancing_credit), before the transfer's own amount caps it.

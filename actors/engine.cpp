@@ -1,0 +1,212 @@
+#include "actors/engine.hpp"
+
+#include <chrono>
+
+#include <caf/all.hpp>
+
+#include "actors/messages.hpp"
+#include "actors/shard.hpp"
+#include "engine/assert.hpp"
+#include "engine/rules.hpp"
+
+namespace remit {
+
+std::string_view name(engine_status s) {
+  switch (s) {
+    case engine_status::ok: return "ok";
+    case engine_status::overloaded: return "overloaded";
+    case engine_status::shutting_down: return "shutting_down";
+    case engine_status::storage_failed: return "storage_failed";
+  }
+  return "unknown";
+}
+
+namespace {
+std::uint64_t system_clock_ns() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+caf::actor_system_config& configure(caf::actor_system_config& cfg, const engine_config& ec) {
+  // Two traps of CAF 0.17 (CAF_NOTES): the default worker count is at least 4, and the
+  // work-stealing policy runs actor-to-actor messages LIFO, which starves some for seconds
+  // under load. FIFO sharing bounds the tail.
+  cfg.set("scheduler.max-threads", static_cast<std::size_t>(ec.threads));
+  cfg.set("scheduler.policy", caf::atom("sharing"));
+  return cfg;
+}
+}  // namespace
+
+struct engine::impl {
+  explicit impl(const engine_config& ec) : system(configure(sys_cfg, ec)) {}
+  caf::actor_system_config sys_cfg;
+  caf::actor_system system;
+  std::vector<actors::shard_actor> shards;
+  std::atomic<std::uint32_t> round_robin{0};
+};
+
+engine::engine(engine_config cfg) : cfg_(std::move(cfg)) {
+  REMIT_ASSERT(cfg_.shards >= 1 && cfg_.shards <= 256);
+  REMIT_ASSERT(cfg_.threads >= 1);
+  if (!cfg_.clock) cfg_.clock = system_clock_ns;
+  impl_ = std::make_unique<impl>(cfg_);
+  std::vector<caf::actor> all;
+  for (std::uint32_t i = 0; i < cfg_.shards; ++i) {
+    actors::shard_config sc;
+    sc.index = i;
+    sc.count = cfg_.shards;
+    sc.clock = cfg_.clock;
+    sc.expiry_interval_ms = cfg_.expiry_interval_ms;
+    impl_->shards.push_back(actors::spawn_shard(impl_->system, sc));
+    all.push_back(caf::actor_cast<caf::actor>(impl_->shards.back()));
+  }
+  for (const auto& s : impl_->shards) caf::anon_send(s, actors::peers_atom::value, all);
+}
+
+engine::~engine() { shutdown(); }
+
+void engine::shutdown() {
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!impl_) return;
+    stopping_.store(true);
+    idle_.wait(lock, [&] { return inflight_requests_.load() == 0; });
+  }
+  for (const auto& s : impl_->shards) caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
+  impl_->shards.clear();
+  impl_.reset();  // the actor system waits for every actor
+}
+
+template <class Fill>
+void engine::submit(actors::request_op op, std::size_t events, bool stamps, Fill&& fill, reply_callback cb) {
+  auto refuse = [&](engine_status s) {
+    engine_reply r;
+    r.status = s;
+    cb(std::move(r));
+  };
+  if (stopping_.load()) return refuse(engine_status::shutting_down);
+  const auto n_events = static_cast<std::uint32_t>(events);
+  if (inflight_requests_.fetch_add(1) >= cfg_.inflight_requests_max) {
+    inflight_requests_.fetch_sub(1);
+    return refuse(engine_status::overloaded);
+  }
+  if (inflight_events_.fetch_add(n_events) + n_events > cfg_.inflight_events_max) {
+    inflight_events_.fetch_sub(n_events);
+    inflight_requests_.fetch_sub(1);
+    return refuse(engine_status::overloaded);
+  }
+  auto req = caf::make_counted<actors::request>();
+  req->op = op;
+  fill(*req);
+  if (stamps) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const std::uint64_t base = std::max(cfg_.clock(), last_timestamp_ + 1);
+    if (events > 0) last_timestamp_ = base + events - 1;
+    req->timestamp_base = base;
+  }
+  req->done = [this, cb = std::move(cb), n_events](actors::request& r) {
+    engine_reply reply;
+    reply.status = r.status;
+    reply.results = std::move(r.results);
+    reply.accounts = std::move(r.accounts_out);
+    reply.transfers = std::move(r.transfers_out);
+    reply.stats = r.stats_out;
+    cb(std::move(reply));
+    inflight_events_.fetch_sub(n_events);
+    if (inflight_requests_.fetch_sub(1) == 1 && stopping_.load()) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      idle_.notify_all();
+    }
+  };
+  // A single transfer goes to the owner of its id, which then claims it without a message
+  // to another shard; anything else is spread round robin.
+  std::uint32_t shard;
+  if (op == actors::request_op::create_transfers && req->transfers.size() == 1 &&
+      req->transfers[0].id != 0) {
+    shard = actors::owner_of(req->transfers[0].id, cfg_.shards);
+  } else {
+    shard = impl_->round_robin.fetch_add(1, std::memory_order_relaxed) % cfg_.shards;
+  }
+  caf::anon_send(impl_->shards[shard], actors::request_atom::value, std::move(req));
+}
+
+#define REMIT_OP(x) actors::request_op::x
+
+void engine::create_accounts(std::span<const account> events, reply_callback cb) {
+  submit(REMIT_OP(create_accounts), events.size(), true,
+         [&](actors::request& r) { r.accounts.assign(events.begin(), events.end()); },
+         std::move(cb));
+}
+
+void engine::create_transfers(std::span<const transfer> events, reply_callback cb) {
+  submit(REMIT_OP(create_transfers), events.size(), true,
+         [&](actors::request& r) { r.transfers.assign(events.begin(), events.end()); },
+         std::move(cb));
+}
+
+void engine::lookup_accounts(std::span<const u128> ids, reply_callback cb) {
+  submit(REMIT_OP(lookup_accounts), ids.size(), false,
+         [&](actors::request& r) { r.ids.assign(ids.begin(), ids.end()); }, std::move(cb));
+}
+
+void engine::lookup_transfers(std::span<const u128> ids, reply_callback cb) {
+  submit(REMIT_OP(lookup_transfers), ids.size(), false,
+         [&](actors::request& r) { r.ids.assign(ids.begin(), ids.end()); }, std::move(cb));
+}
+
+void engine::get_account_transfers(const account_filter& filter, reply_callback cb) {
+  if (validate_filter(filter) != filter_check::ok) {
+    cb(engine_reply{});
+    return;
+  }
+  submit(REMIT_OP(get_account_transfers), 1, false,
+         [&](actors::request& r) { r.filter = filter; }, std::move(cb));
+}
+
+void engine::set_account_controls(std::span<const account_controls> events, reply_callback cb) {
+  submit(REMIT_OP(set_account_controls), events.size(), false,
+         [&](actors::request& r) { r.controls.assign(events.begin(), events.end()); },
+         std::move(cb));
+}
+
+void engine::get_ledger_stats(std::uint32_t ledger, reply_callback cb) {
+  submit(REMIT_OP(get_ledger_stats), 1, false, [&](actors::request& r) { r.ledger = ledger; },
+         std::move(cb));
+}
+
+#undef REMIT_OP
+
+namespace {
+template <class Call>
+std::future<engine_reply> as_future(Call&& call) {
+  auto p = std::make_shared<std::promise<engine_reply>>();
+  auto f = p->get_future();
+  call([p](engine_reply&& r) { p->set_value(std::move(r)); });
+  return f;
+}
+}  // namespace
+
+std::future<engine_reply> engine::create_accounts(std::span<const account> events) {
+  return as_future([&](reply_callback cb) { create_accounts(events, std::move(cb)); });
+}
+std::future<engine_reply> engine::create_transfers(std::span<const transfer> events) {
+  return as_future([&](reply_callback cb) { create_transfers(events, std::move(cb)); });
+}
+std::future<engine_reply> engine::lookup_accounts(std::span<const u128> ids) {
+  return as_future([&](reply_callback cb) { lookup_accounts(ids, std::move(cb)); });
+}
+std::future<engine_reply> engine::lookup_transfers(std::span<const u128> ids) {
+  return as_future([&](reply_callback cb) { lookup_transfers(ids, std::move(cb)); });
+}
+std::future<engine_reply> engine::get_account_transfers(const account_filter& filter) {
+  return as_future([&](reply_callback cb) { get_account_transfers(filter, std::move(cb)); });
+}
+std::future<engine_reply> engine::set_account_controls(std::span<const account_controls> events) {
+  return as_future([&](reply_callback cb) { set_account_controls(events, std::move(cb)); });
+}
+std::future<engine_reply> engine::get_ledger_stats(std::uint32_t ledger) {
+  return as_future([&](reply_callback cb) { get_ledger_stats(ledger, std::move(cb)); });
+}
+
+}  // namespace remit

@@ -1,0 +1,107 @@
+// remit::engine: the embedding API. It starts the actor system, spawns the coordinator
+// shards, and runs every operation of PROTOCOL.md section 3 on them.
+//
+// Thread-safe: any number of threads may call it at once. Each call answers exactly once,
+// through its callback (run on one of the engine's worker threads: keep it short and never
+// block in it) or through the returned future. In-flight work is bounded: past
+// `inflight_requests_max` requests or `inflight_events_max` events the call is answered
+// `overloaded` at once instead of queueing. Shutdown (or the destructor) stops taking new
+// calls (`shutting_down`), waits until every call in flight is answered, then stops.
+//
+// Semantics are those of PROTOCOL.md section 8 and of the serial reference ledger: events
+// of one call take effect as if applied in order; calls in flight at the same time are
+// decided concurrently, where undecided transfers count as holds.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/types.hpp"
+#include <string_view>
+
+namespace remit {
+
+namespace actors {
+enum class request_op : std::uint8_t;
+}  // namespace actors
+
+// How a call was answered, apart from its per-event results.
+enum class engine_status : std::uint8_t { ok, overloaded, shutting_down, storage_failed };
+std::string_view name(engine_status s);
+
+struct engine_config {
+  std::uint32_t shards = 2;             // coordinator shards
+  std::uint32_t threads = 2;            // scheduler worker threads
+  std::uint32_t inflight_requests_max = 4096;
+  std::uint32_t inflight_events_max = 1u << 20;
+  std::uint32_t expiry_interval_ms = 1000;
+  std::string data_dir;                 // unused until the journal
+  bool durability = false;
+  // Nanoseconds since the epoch; the system clock when empty. Tests inject their own.
+  std::function<std::uint64_t()> clock;
+};
+
+struct engine_reply {
+  engine_status status = engine_status::ok;
+  std::vector<result> results;    // create_*, set_account_controls
+  std::vector<account> accounts;  // lookup_accounts
+  std::vector<transfer> transfers;  // lookup_transfers, get_account_transfers
+  ledger_stats stats{};           // get_ledger_stats
+};
+
+using reply_callback = std::function<void(engine_reply&&)>;
+
+class engine {
+ public:
+  explicit engine(engine_config cfg = {});
+  ~engine();
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
+
+  void create_accounts(std::span<const account> events, reply_callback cb);
+  void create_transfers(std::span<const transfer> events, reply_callback cb);
+  void lookup_accounts(std::span<const u128> ids, reply_callback cb);
+  void lookup_transfers(std::span<const u128> ids, reply_callback cb);
+  // The filter must pass validate_filter (engine/rules.hpp); otherwise the reply is empty.
+  void get_account_transfers(const account_filter& filter, reply_callback cb);
+  void set_account_controls(std::span<const account_controls> events, reply_callback cb);
+  void get_ledger_stats(std::uint32_t ledger, reply_callback cb);
+
+  std::future<engine_reply> create_accounts(std::span<const account> events);
+  std::future<engine_reply> create_transfers(std::span<const transfer> events);
+  std::future<engine_reply> lookup_accounts(std::span<const u128> ids);
+  std::future<engine_reply> lookup_transfers(std::span<const u128> ids);
+  std::future<engine_reply> get_account_transfers(const account_filter& filter);
+  std::future<engine_reply> set_account_controls(std::span<const account_controls> events);
+  std::future<engine_reply> get_ledger_stats(std::uint32_t ledger);
+
+  // Stops taking calls, answers every call in flight, stops the actors. Idempotent.
+  void shutdown();
+
+  std::uint32_t inflight_requests() const { return inflight_requests_.load(); }
+  const engine_config& config() const { return cfg_; }
+
+ private:
+  struct impl;
+  template <class Fill>
+  void submit(actors::request_op op, std::size_t events, bool stamps, Fill&& fill, reply_callback cb);
+
+  engine_config cfg_;
+  std::unique_ptr<impl> impl_;
+  std::atomic<std::uint32_t> inflight_requests_{0};
+  std::atomic<std::uint32_t> inflight_events_{0};
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;  // timestamps, shutdown
+  std::condition_variable idle_;
+  std::uint64_t last_timestamp_ = 0;
+};
+
+}  // namespace remit

@@ -1,0 +1,213 @@
+// The messages of the actor engine and the typed interfaces of its actors.
+//
+// Hot-path messages do not carry their payload by value. A driver (a coordinator shard
+// running a batch) builds one `wave` per round: every entry bound for the same account is
+// grouped, and each account actor gets one message naming its group. The account writes its
+// replies into the wave's reply slots (each slot is written by exactly one account) and
+// counts down `outstanding`; the last one sends a single `wave_done` to the driver. So a
+// round costs one message per account touched plus one, and no allocation per leg.
+//
+// The mailbox hand-off (enqueue, then dequeue by the reader) orders the writes to the wave
+// before the driver's reads; no other synchronization is needed.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/engine.hpp"
+#include "engine/rules.hpp"
+#include "engine/types.hpp"
+
+namespace remit::actors {
+
+using step_atom = caf::atom_constant<caf::atom("step")>;
+using done_atom = caf::atom_constant<caf::atom("done")>;
+using request_atom = caf::atom_constant<caf::atom("request")>;
+using claim_atom = caf::atom_constant<caf::atom("claim")>;
+using claimed_atom = caf::atom_constant<caf::atom("claimed")>;
+using release_atom = caf::atom_constant<caf::atom("release")>;
+using register_atom = caf::atom_constant<caf::atom("register")>;
+using query_atom = caf::atom_constant<caf::atom("query")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using peers_atom = caf::atom_constant<caf::atom("peers")>;
+
+struct wave;
+struct claim_set;
+struct release_set;
+struct directory_update;
+struct shard_query;
+struct request;
+using wave_ptr = caf::intrusive_ptr<wave>;
+using claim_ptr = caf::intrusive_ptr<claim_set>;
+using release_ptr = caf::intrusive_ptr<release_set>;
+using directory_ptr = caf::intrusive_ptr<directory_update>;
+using query_ptr = caf::intrusive_ptr<shard_query>;
+using request_ptr = caf::intrusive_ptr<request>;
+
+// An account: one actor per account, the only writer of its balances.
+using account_actor = caf::typed_actor<caf::reacts_to<step_atom, wave_ptr, std::uint32_t>>;
+
+// A coordinator shard: owner of the ids whose hash picks it, and driver of the batches
+// the facade hands it.
+using shard_actor = caf::typed_actor<
+    caf::reacts_to<request_atom, request_ptr>,                       // from the facade
+    caf::reacts_to<peers_atom, std::vector<caf::actor>>,             // all shards, once
+    caf::reacts_to<claim_atom, claim_ptr>,                           // owner side
+    caf::reacts_to<claimed_atom, claim_ptr>,                         // driver side
+    caf::reacts_to<release_atom, release_ptr>,                       // owner side
+    caf::reacts_to<register_atom, directory_ptr>,                    // every shard
+    caf::reacts_to<query_atom, query_ptr>,                           // owner side
+    caf::reacts_to<done_atom, std::uint64_t>,                        // a wave or query is done
+    caf::reacts_to<tick_atom>>;                                      // expiry sweep
+
+// ---------------------------------------------------------------------------------------
+// Account actors
+
+// What an account is asked to do with one entry of a wave.
+enum class entry_op : std::uint8_t {
+  reserve,       // check a leg against committed state and holds; hold it if it passes
+  commit,        // make a reservation's effect real with the decided amount
+  abort,         // drop a reservation
+  release,       // an expired pending transfer: move its amount out of pending
+  lookup,        // copy the account into a slot
+  set_controls,  // replace the account's controls
+};
+
+struct wave_entry {
+  entry_op op = entry_op::reserve;
+  transfer_kind kind = transfer_kind::plain;
+  bool debit = false;      // which side of the transfer this account is
+  bool balancing = false;  // this side's balancing flag (reserve of plain/pending only)
+  std::uint32_t slot = 0;  // reply, lookup or controls slot
+  std::uint32_t account = 0;  // index of the account's group key (driver-side, for sorting)
+  std::uint64_t key = 0;      // reservation key, unique per engine
+  std::uint64_t chain = 0;    // linked chain id (0: none), for the per-chain overlay
+  std::uint64_t timestamp = 0;
+  u128 amount = 0;          // reserve: requested; commit: decided; release: pending amount
+  u128 pending_amount = 0;  // post and void: the pending transfer's amount
+};
+
+struct leg_reply {
+  create_transfer_result code = create_transfer_result::ok;
+  u128 amount = 0;  // the amount reserved (a balancing leg may reserve less than asked)
+};
+
+
+struct wave_group {
+  account_actor account;
+  std::uint32_t begin = 0;
+  std::uint32_t end = 0;
+};
+
+struct wave : caf::ref_counted {
+  std::vector<wave_entry> entries;  // grouped by account; within a group, in order to apply
+  std::vector<wave_group> groups;
+  std::vector<leg_reply> replies;
+  std::vector<account> accounts_out;
+  std::vector<controls_state> controls_in;
+  std::atomic<std::uint32_t> outstanding{0};
+  shard_actor driver;     // notified with (done_atom, job) when every group is done
+  std::uint64_t job = 0;  // 0: nobody waits for this wave
+};
+
+// ---------------------------------------------------------------------------------------
+// Claims: ownership of transfer ids and account ids at their owner shards
+
+struct transfer_record {
+  transfer t{};
+  sent_fields sent{};
+  std::uint64_t expires_at_ns = 0;
+  pending_state state = pending_state::none;
+};
+
+struct key_state {
+  bool found = false;
+  transfer_record record{};  // when found (transfers)
+  account account_record{};  // when found (accounts)
+  create_transfer_result failed = create_transfer_result::ok;  // remembered failure
+};
+
+struct claim_set : caf::ref_counted {
+  bool accounts = false;  // account ids, or transfer ids
+  std::uint64_t batch = 0;
+  std::uint32_t shard = 0;
+  std::vector<u128> keys;
+  std::vector<key_state> states;  // filled by the owner
+  shard_actor driver;
+};
+
+struct release_set : caf::ref_counted {
+  bool accounts = false;
+  std::uint64_t batch = 0;
+  std::vector<u128> keys;                          // every key the batch claimed here
+  std::vector<transfer_record> new_transfers;      // records the batch created
+  std::vector<std::pair<u128, pending_state>> resolved;  // pending transfers posted or voided
+  std::vector<std::pair<u128, create_transfer_result>> failures;  // remembered by id
+  std::vector<account> new_accounts;
+};
+
+// New accounts for every shard's directory.
+struct directory_update : caf::ref_counted {
+  std::vector<std::pair<u128, account_actor>> handles;
+  std::vector<std::uint32_t> ledgers;
+};
+
+// Read-only questions to owner shards: transfer lookups, history, stats.
+struct shard_query : caf::ref_counted {
+  enum class kind : std::uint8_t { lookup_transfers, history, stats } what = kind::stats;
+  std::vector<u128> ids;             // lookup_transfers
+  std::vector<std::int32_t> found;   // per id: index into out, or -1
+  std::vector<transfer> out;
+  account_filter filter{};           // history
+  std::uint32_t ledger = 0;          // stats
+  ledger_stats stats{};
+  std::atomic<std::uint32_t> outstanding{0};
+  shard_actor driver;
+  std::uint64_t job = 0;
+};
+
+// ---------------------------------------------------------------------------------------
+// Requests from the facade
+
+enum class request_op : std::uint8_t {
+  create_accounts,
+  create_transfers,
+  lookup_accounts,
+  lookup_transfers,
+  get_account_transfers,
+  set_account_controls,
+  get_ledger_stats,
+};
+
+struct request : caf::ref_counted {
+  request_op op = request_op::create_transfers;
+  std::uint64_t timestamp_base = 0;
+  std::vector<account> accounts;
+  std::vector<transfer> transfers;
+  std::vector<u128> ids;
+  std::vector<account_controls> controls;
+  account_filter filter{};
+  std::uint32_t ledger = 0;
+  // Answers.
+  engine_status status = engine_status::ok;
+  std::vector<result> results;
+  std::vector<account> accounts_out;
+  std::vector<transfer> transfers_out;
+  ledger_stats stats_out{};
+  // Called exactly once, on a worker thread, when the request is answered.
+  std::function<void(request&)> done;
+};
+
+
+}  // namespace remit::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(remit::actors::wave_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(remit::actors::claim_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(remit::actors::release_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(remit::actors::directory_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(remit::actors::query_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(remit::actors::request_ptr)
