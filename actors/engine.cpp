@@ -33,7 +33,9 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg, const engine_
   // work-stealing policy runs actor-to-actor messages LIFO, which starves some for seconds
   // under load. FIFO sharing bounds the tail.
   cfg.set("scheduler.max-threads", static_cast<std::size_t>(ec.threads));
-  cfg.set("scheduler.policy", caf::atom("sharing"));
+  REMIT_ASSERT(ec.scheduler_policy == "sharing" || ec.scheduler_policy == "stealing");
+  cfg.set("scheduler.policy", ec.scheduler_policy == "sharing" ? caf::atom("sharing")
+                                                                : caf::atom("stealing"));
   return cfg;
 }
 }  // namespace

@@ -40,6 +40,9 @@ std::string_view name(engine_status s);
 struct engine_config {
   std::uint32_t shards = 2;             // coordinator shards
   std::uint32_t threads = 2;            // scheduler worker threads
+  // CAF's scheduler: "sharing" (one FIFO queue: bounded tail latency) or "stealing"
+  // (per-worker LIFO deques: more throughput, but messages can starve under load).
+  std::string scheduler_policy = "sharing";
   std::uint32_t inflight_requests_max = 4096;
   std::uint32_t inflight_events_max = 1u << 20;
   std::uint32_t expiry_interval_ms = 1000;

@@ -53,6 +53,7 @@ struct shard_state {
   std::priority_queue<expiry_entry, std::vector<expiry_entry>, std::greater<>> expiries;
 
   // Driver side.
+  std::vector<wave_ptr> wave_pool;  // waves whose round is over, for reuse
   std::uint64_t next_job = 1;
   std::uint64_t next_unique = 1;
   std::unordered_map<std::uint64_t, std::unique_ptr<job>> jobs;
@@ -92,13 +93,19 @@ class wave_builder {
     entries_.push_back(e);
   }
 
+  // Gives a wave back for reuse once its round is over.
+  static void recycle(std::vector<wave_ptr>& pool, wave_ptr w) {
+    constexpr std::size_t pool_max = 8;
+    if (w && pool.size() < pool_max) pool.push_back(std::move(w));
+  }
+
   bool empty() const { return entries_.empty(); }
   bool awaits_replies() const { return reply_slots_ > 0 || lookup_slots_ > 0; }
 
   // Builds the wave, sends it and resets the builder. With job != 0 the driver is told
   // when every account has handled its group.
   wave_ptr send(shard_pointer self, std::uint64_t job) {
-    auto w = caf::make_counted<wave>();
+    wave_ptr w = take_wave(self->state.wave_pool);
     const std::size_t groups = handles_.size();
     std::vector<std::uint32_t> offset(groups + 1, 0);
     for (const wave_entry& e : entries_) ++offset[e.account + 1];
@@ -118,7 +125,7 @@ class wave_builder {
       self->send(w->groups[g].account, step_atom::value, w, g);
     entries_.clear();
     handles_.clear();
-    locals_.clear();
+    locals_.reset();
     controls_.clear();
     reply_slots_ = 0;
     lookup_slots_ = 0;
@@ -126,6 +133,23 @@ class wave_builder {
   }
 
  private:
+  // A pooled wave that nothing else references any more (the accounts' messages may
+  // outlive the round by a moment), or a new one.
+  static wave_ptr take_wave(std::vector<wave_ptr>& pool) {
+    for (auto it = pool.begin(); it != pool.end(); ++it) {
+      if ((*it)->get_reference_count() != 1) continue;
+      wave_ptr w = std::move(*it);
+      pool.erase(it);
+      w->entries.clear();
+      w->groups.clear();
+      w->replies.clear();
+      w->accounts_out.clear();
+      w->controls_in.clear();
+      return w;
+    }
+    return caf::make_counted<wave>();
+  }
+
   std::vector<wave_entry> entries_;
   std::vector<account_actor> handles_;
   id_map<std::uint32_t> locals_;
@@ -168,7 +192,7 @@ class claims {
     return idx;
   }
 
-  const std::uint32_t* find(u128 key) const { return index_.find(key); }
+  std::uint32_t index_of(u128 key) const { return index_.at(key); }
   std::size_t size() const { return keys_.size(); }
 
   // Sends the next claim; false when every claim is granted.
@@ -185,7 +209,7 @@ class claims {
   void for_each_state(F&& f) const {
     for (const claim_ptr& c : per_shard_) {
       if (!c) continue;
-      for (std::size_t i = 0; i < c->keys.size(); ++i) f(*index_.find(c->keys[i]), c->states[i]);
+      for (std::size_t i = 0; i < c->keys.size(); ++i) f(index_.at(c->keys[i]), c->states[i]);
     }
   }
 
@@ -198,7 +222,7 @@ class claims {
       r->accounts = accounts_;
       r->batch = batch_;
       r->keys = c->keys;
-      for (const u128 key : c->keys) fill(*r, key, *index_.find(key));
+      for (const u128 key : c->keys) fill(*r, key, index_.at(key));
       self_->send(self_->state.peers[c->shard], release_atom::value, r);
     }
   }
@@ -256,9 +280,12 @@ class transfer_batch final : public job {
 
   void on_done() override {
     const wave_ptr w = std::move(current_);
+    // Pairs with the accounts' countdown: their reply writes happen before these reads.
+    REMIT_ASSERT(w->outstanding.load(std::memory_order_acquire) == 0);
     std::vector<std::uint32_t> flight;
     flight.swap(in_flight_);
     for (const std::uint32_t u : flight) handle_replies(u, *w);
+    wave_builder::recycle(self_->state.wave_pool, w);
     run_round();
   }
 
@@ -321,7 +348,7 @@ class transfer_batch final : public job {
     for (std::uint32_t u = 0; u < units_.size(); ++u) {
       deps.clear();
       const auto touch_t = [&](u128 id) {
-        const std::uint32_t idx = *claims_.find(id);
+        const std::uint32_t idx = claims_.index_of(id);
         if (last_by_tkey[idx] != 0) deps.push_back(last_by_tkey[idx] - 1);
         last_by_tkey[idx] = u + 1;
       };
@@ -342,7 +369,7 @@ class transfer_batch final : public job {
           continue;
         }
         touch_t(t.pending_id);
-        const tkey& pk = tkeys_[*claims_.find(t.pending_id)];
+        const tkey& pk = tkeys_[claims_.index_of(t.pending_id)];
         if (pk.found) {
           touch_a(pk.rec.t.debit_account_id);
           touch_a(pk.rec.t.credit_account_id);
@@ -413,7 +440,7 @@ class transfer_batch final : public job {
     if ((t.flags & transfer_flags::linked) && e + 1 == n_)
       return fail(u, e, ctr::linked_event_chain_open);
     if (alone_[e] != ctr::ok) return fail(u, e, alone_[e]);
-    tkey& k = tkeys_[*claims_.find(t.id)];
+    tkey& k = tkeys_[claims_.index_of(t.id)];
     if (k.found) {
       const ctr c = compare_existing(k.rec.t, k.rec.sent, t);
       if (un.chain != 0 || c != ctr::exists) return fail(u, e, c);
@@ -446,7 +473,7 @@ class transfer_batch final : public job {
       return;
     }
 
-    const tkey& pk = tkeys_[*claims_.find(t.pending_id)];
+    const tkey& pk = tkeys_[claims_.index_of(t.pending_id)];
     const pending_view view{pk.found ? &pk.rec.t : nullptr, pk.rec.state, pk.rec.expires_at_ns};
     u128 posted = 0;
     const ctr c = check_post_or_void(t, view, ts, posted);
@@ -518,7 +545,7 @@ class transfer_batch final : public job {
 
     // The step passed: its effects are provisional until the unit commits.
     const std::uint64_t ts = req_->timestamp_base + e;
-    const std::uint32_t kidx = *claims_.find(t.id);
+    const std::uint32_t kidx = claims_.index_of(t.id);
     if (un.chain != 0) un.undo.emplace_back(kidx, tkeys_[kidx]);
     tkey& k = tkeys_[kidx];
     k.found = true;
@@ -530,7 +557,7 @@ class transfer_batch final : public job {
                               kind == transfer_kind::pending ? pending_state::pending
                                                              : pending_state::none};
     } else {
-      const std::uint32_t pidx = *claims_.find(t.pending_id);
+      const std::uint32_t pidx = claims_.index_of(t.pending_id);
       if (un.chain != 0) un.undo.emplace_back(pidx, tkeys_[pidx]);
       tkey& pk = tkeys_[pidx];
       const bool is_post = kind == transfer_kind::post;
@@ -568,7 +595,7 @@ class transfer_batch final : public job {
       for (std::uint32_t i = un.first; i <= un.last; ++i)
         req_->results[i] = result{static_cast<std::uint32_t>(ctr::linked_event_failed), 0, 0};
     } else if (is_state_failure(code)) {
-      tkey& k = tkeys_[*claims_.find(req_->transfers[e].id)];
+      tkey& k = tkeys_[claims_.index_of(req_->transfers[e].id)];
       k.failed = code;
       k.new_failure = true;
     }
@@ -675,7 +702,7 @@ class account_batch final : public job {
       } else if (alone_[i] != car::ok) {
         code = alone_[i];
       } else {
-        const std::uint32_t idx = *claims_.find(a.id);
+        const std::uint32_t idx = claims_.index_of(a.id);
         akey& k = akeys_[idx];
         if (k.found) {
           code = compare_existing(k.rec, a);
@@ -696,7 +723,10 @@ class account_batch final : public job {
           req_->results[j] = result{static_cast<std::uint32_t>(car::linked_event_failed), 0, 0};
         if (code == car::exists) req_->results[i].timestamp = 0;
       }
-      if (chained && !linked) chain_start = SIZE_MAX;
+      if (chained && !linked) {
+        chain_start = SIZE_MAX;
+        broken = false;
+      }
     }
     // In a chain, `exists` fails the chain; alone it is an answer with the original's
     // timestamp (kept above).
@@ -774,6 +804,7 @@ class account_wave_job final : public job {
   }
 
   void on_done() override {
+    REMIT_ASSERT(current_->outstanding.load(std::memory_order_acquire) == 0);
     req_->accounts_out = std::move(current_->accounts_out);
     current_.reset();
     finish();
@@ -985,7 +1016,7 @@ void apply_release(shard_pointer self, release_set& r) {
       }
     }
     for (const auto& [id, state] : r.resolved) {
-      transfer_record& rec = st.records[*st.record_index.find(id)];
+      transfer_record& rec = st.records[st.record_index.at(id)];
       REMIT_ASSERT(rec.state == pending_state::pending);
       rec.state = state;
       ledger_stats& s = st.stats_of(rec.t.ledger);

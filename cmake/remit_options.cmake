@@ -2,7 +2,7 @@
 add_library(remit_options INTERFACE)
 add_library(remit::options ALIAS remit_options)
 target_compile_options(remit_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow
-                       -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Wnull-dereference)
+                       -Wnon-virtual-dtor -Wold-style-cast -Wcast-align)
 if(REMIT_WARNINGS_AS_ERRORS)
   target_compile_options(remit_options INTERFACE -Werror)
 endif()

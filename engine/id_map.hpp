@@ -51,6 +51,13 @@ class id_map {
     }
   }
   const V* find(u128 id) const { return const_cast<id_map*>(this)->find(id); }
+  // The value of an id that must be present (asserted).
+  V& at(u128 id) {
+    V* v = find(id);
+    REMIT_ASSERT(v != nullptr);
+    return *v;
+  }
+  const V& at(u128 id) const { return const_cast<id_map*>(this)->at(id); }
   bool contains(u128 id) const { return find(id) != nullptr; }
 
   // Inserts id -> value; returns false (and changes nothing) if id is present.
@@ -110,6 +117,13 @@ class id_map {
     slots_.clear();
     size_ = 0;
     rehash(16);
+  }
+
+  // Empties the map but keeps its table, for maps refilled to a similar size again and
+  // again (no allocation, no regrowth).
+  void reset() {
+    for (auto& s : slots_) s = slot{};
+    size_ = 0;
   }
 
   std::size_t memory_bytes() const { return slots_.capacity() * sizeof(slot); }

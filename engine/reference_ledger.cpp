@@ -57,7 +57,10 @@ void reference_ledger::run_batch(std::span<const Event> events, std::uint64_t no
       for (std::size_t j = chain_start; j < i; ++j)
         out[j] = result{static_cast<std::uint32_t>(Code::linked_event_failed), 0, 0};
     }
-    if (chained && !linked) chain_start = no_chain;
+    if (chained && !linked) {
+      chain_start = no_chain;
+      chain_broken = false;
+    }
   }
 }
 
@@ -257,7 +260,7 @@ void reference_ledger::rollback() {
     const transfer& t = transfers_.back().t;
     const auto idx = static_cast<std::uint32_t>(transfers_.size() - 1);
     for (const u128 id : {t.debit_account_id, t.credit_account_id}) {
-      auto& h = history_[*account_index_.find(id)];
+      auto& h = history_[existing_account(id)];
       REMIT_ASSERT(!h.empty() && h.back() == idx);
       h.pop_back();
     }
@@ -364,8 +367,8 @@ std::size_t reference_ledger::expire(std::uint64_t now_ns) {
     if (idx >= transfers_.size()) continue;
     stored_transfer& p = transfers_[idx];
     if (p.state != pending_state::pending || p.expires_at_ns != when) continue;
-    const std::uint32_t dr_i = *account_index_.find(p.t.debit_account_id);
-    const std::uint32_t cr_i = *account_index_.find(p.t.credit_account_id);
+    const std::uint32_t dr_i = existing_account(p.t.debit_account_id);
+    const std::uint32_t cr_i = existing_account(p.t.credit_account_id);
     apply_resolve_debit(accounts_[dr_i], p.t.amount, 0);
     apply_resolve_credit(accounts_[cr_i], p.t.amount, 0);
     p.state = pending_state::expired;
@@ -375,6 +378,12 @@ std::size_t reference_ledger::expire(std::uint64_t now_ns) {
     ++released;
   }
   return released;
+}
+
+std::uint32_t reference_ledger::existing_account(u128 id) const {
+  const std::uint32_t* idx = account_index_.find(id);
+  REMIT_ASSERT(idx != nullptr);
+  return *idx;
 }
 
 const account_state* reference_ledger::find_account(u128 id) const {

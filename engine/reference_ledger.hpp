@@ -108,6 +108,7 @@ class reference_ledger {
   ledger_stats& stats_for_write(std::uint32_t ledger, bool chained);
   void set_pending_state(std::uint32_t index, pending_state s, bool chained);
   void rollback();
+  std::uint32_t existing_account(u128 id) const;  // the index of an account known to exist
 
   std::vector<account_state> accounts_;
   id_map<std::uint32_t> account_index_;
