@@ -144,6 +144,7 @@ account_actor::behavior_type account_behavior(account_pointer self, account_stat
   self->state.s = initial;
   return {
       [self](step_atom, const wave_ptr& w, std::uint32_t group) {
+        received(self);
         auto& st = self->state;
         const wave_group& g = w->groups[group];
         for (std::uint32_t i = g.begin; i < g.end; ++i) {
@@ -172,7 +173,7 @@ account_actor::behavior_type account_behavior(account_pointer self, account_stat
           }
         }
         if (w->job != 0 && w->outstanding.fetch_sub(1, std::memory_order_acq_rel) == 1)
-          self->send(w->driver, done_atom::value, w->job);
+          send_to(self, w->driver, done_atom::value, w->job);
       },
   };
 }

@@ -63,7 +63,7 @@ engine::engine(engine_config cfg) : cfg_(std::move(cfg)) {
     impl_->shards.push_back(actors::spawn_shard(impl_->system, sc));
     all.push_back(caf::actor_cast<caf::actor>(impl_->shards.back()));
   }
-  for (const auto& s : impl_->shards) caf::anon_send(s, actors::peers_atom::value, all);
+  for (const auto& s : impl_->shards) actors::anon_send_to(s, actors::peers_atom::value, all);
 }
 
 engine::~engine() { shutdown(); }
@@ -130,7 +130,7 @@ void engine::submit(actors::request_op op, std::size_t events, bool stamps, Fill
   } else {
     shard = impl_->round_robin.fetch_add(1, std::memory_order_relaxed) % cfg_.shards;
   }
-  caf::anon_send(impl_->shards[shard], actors::request_atom::value, std::move(req));
+  actors::anon_send_to(impl_->shards[shard], actors::request_atom::value, std::move(req));
 }
 
 #define REMIT_OP(x) actors::request_op::x

@@ -122,7 +122,7 @@ class wave_builder {
     w->job = job;
     w->outstanding.store(static_cast<std::uint32_t>(groups), std::memory_order_relaxed);
     for (std::uint32_t g = 0; g < groups; ++g)
-      self->send(w->groups[g].account, step_atom::value, w, g);
+      send_to(self, w->groups[g].account, step_atom::value, w, g);
     entries_.clear();
     handles_.clear();
     locals_.reset();
@@ -199,7 +199,7 @@ class claims {
   bool next() {
     while (next_shard_ < per_shard_.size() && !per_shard_[next_shard_]) ++next_shard_;
     if (next_shard_ == per_shard_.size()) return false;
-    self_->send(self_->state.peers[next_shard_], claim_atom::value, per_shard_[next_shard_]);
+    send_to(self_, self_->state.peers[next_shard_], claim_atom::value, per_shard_[next_shard_]);
     ++next_shard_;
     return true;
   }
@@ -223,7 +223,7 @@ class claims {
       r->batch = batch_;
       r->keys = c->keys;
       for (const u128 key : c->keys) fill(*r, key, index_.at(key));
-      self_->send(self_->state.peers[c->shard], release_atom::value, r);
+      send_to(self_, self_->state.peers[c->shard], release_atom::value, r);
     }
   }
 
@@ -437,8 +437,8 @@ class transfer_batch final : public job {
     const std::uint64_t ts = req_->timestamp_base + e;
     un.leg_count = 0;
     un.pre_code = ctr::ok;
-    if ((t.flags & transfer_flags::linked) && e + 1 == n_)
-      return fail(u, e, ctr::linked_event_chain_open);
+    if (un.last + 1 == n_ && (req_->transfers[un.last].flags & transfer_flags::linked))
+      return fail(u, un.last, ctr::linked_event_chain_open);  // an open chain fails whole
     if (alone_[e] != ctr::ok) return fail(u, e, alone_[e]);
     tkey& k = tkeys_[claims_.index_of(t.id)];
     if (k.found) {
@@ -681,9 +681,15 @@ class account_batch final : public job {
     });
     const std::size_t n = req_->accounts.size();
     std::vector<std::pair<std::uint32_t, akey>> undo;
+    const std::size_t open_start =
+        open_chain_start(std::span<const account>(req_->accounts), account_flags::linked);
+    for (std::size_t i = open_start; i < n; ++i) {
+      const car code = i + 1 == n ? car::linked_event_chain_open : car::linked_event_failed;
+      req_->results[i] = result{static_cast<std::uint32_t>(code), 0, 0};
+    }
     std::size_t chain_start = SIZE_MAX;
     bool broken = false;
-    for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t i = 0; i < open_start; ++i) {
       const account& a = req_->accounts[i];
       const bool linked = (a.flags & account_flags::linked) != 0;
       if (chain_start == SIZE_MAX && linked) {
@@ -697,8 +703,6 @@ class account_batch final : public job {
       std::uint64_t result_ts = 0;
       if (broken) {
         code = car::linked_event_failed;
-      } else if (linked && i + 1 == n) {
-        code = car::linked_event_chain_open;
       } else if (alone_[i] != car::ok) {
         code = alone_[i];
       } else {
@@ -742,7 +746,7 @@ class account_batch final : public job {
     }
     if (!update->handles.empty()) {
       for (const shard_actor& peer : self_->state.peers)
-        self_->send(peer, register_atom::value, update);
+        send_to(self_, peer, register_atom::value, update);
     }
     claims_.release([&](release_set& r, u128, std::uint32_t idx) {
       if (akeys_[idx].created) r.new_accounts.push_back(akeys_[idx].rec);
@@ -866,7 +870,7 @@ class query_job final : public job {
     for (std::uint32_t i = 0; i < count; ++i) {
       if (!queries_[i]) continue;
       ++outstanding_;
-      self_->send(self_->state.peers[i], query_atom::value, queries_[i]);
+      send_to(self_, self_->state.peers[i], query_atom::value, queries_[i]);
     }
     if (outstanding_ == 0) finish();
   }
@@ -959,7 +963,7 @@ void grant_waiting(shard_pointer self) {
   auto& st = self->state;
   for (auto it = st.waiting.begin(); it != st.waiting.end();) {
     if (try_grant(st, **it)) {
-      self->send((*it)->driver, claimed_atom::value, *it);
+      send_to(self, (*it)->driver, claimed_atom::value, *it);
       it = st.waiting.erase(it);
     } else {
       ++it;
@@ -1064,7 +1068,7 @@ void answer_query(shard_pointer self, shard_query& q) {
       if (auto it = st.stats.find(q.ledger); it != st.stats.end()) q.stats = it->second;
       break;
   }
-  self->send(q.driver, done_atom::value, q.job);
+  send_to(self, q.driver, done_atom::value, q.job);
 }
 
 // Releases the open pending transfers whose expiry has passed and that no batch holds.
@@ -1111,6 +1115,7 @@ shard_actor::behavior_type shard_behavior(shard_pointer self, shard_config cfg) 
                      tick_atom::value);
   return {
       [self](request_atom, const request_ptr& req) {
+        received(self);
         auto& st = self->state;
         const std::uint64_t id = st.next_job++;
         std::unique_ptr<job> j;
@@ -1136,33 +1141,41 @@ shard_actor::behavior_type shard_behavior(shard_pointer self, shard_config cfg) 
         raw->start();
       },
       [self](peers_atom, const std::vector<caf::actor>& peers) {
+        received(self);
         for (const auto& p : peers) self->state.peers.push_back(caf::actor_cast<shard_actor>(p));
       },
       [self](claim_atom, const claim_ptr& c) {
+        received(self);
         if (try_grant(self->state, *c)) {
-          self->send(c->driver, claimed_atom::value, c);
+          send_to(self, c->driver, claimed_atom::value, c);
         } else {
           self->state.waiting.push_back(c);
         }
       },
       [self](claimed_atom, const claim_ptr& c) {
+        received(self);
         auto it = self->state.jobs.find(c->batch);
         REMIT_ASSERT(it != self->state.jobs.end());
         it->second->on_claimed(c);
       },
-      [self](release_atom, const release_ptr& r) { apply_release(self, *r); },
+      [self](release_atom, const release_ptr& r) {
+        received(self); apply_release(self, *r); },
       [self](register_atom, const directory_ptr& d) {
+        received(self);
         for (std::size_t i = 0; i < d->handles.size(); ++i)
           self->state.directory.insert(d->handles[i].first,
                                        dir_entry{d->handles[i].second, d->ledgers[i]});
       },
-      [self](query_atom, const query_ptr& q) { answer_query(self, *q); },
+      [self](query_atom, const query_ptr& q) {
+        received(self); answer_query(self, *q); },
       [self](done_atom, std::uint64_t job_id) {
+        received(self);
         auto it = self->state.jobs.find(job_id);
         REMIT_ASSERT(it != self->state.jobs.end());
         it->second->on_done();
       },
       [self](tick_atom) {
+        received(self);
         sweep_expired(self);
         self->delayed_send(self, std::chrono::milliseconds(self->state.cfg.expiry_interval_ms),
                            tick_atom::value);

@@ -29,9 +29,14 @@ void reference_ledger::run_batch(std::span<const Event> events, std::uint64_t no
   REMIT_ASSERT(out.size() >= events.size());
   const std::size_t n = events.size();
   const std::uint64_t base = reserve_timestamps(n, now_ns);
+  const std::size_t open_start = open_chain_start(events, linked_flag);
+  for (std::size_t i = open_start; i < n; ++i) {
+    const Code code = i + 1 == n ? Code::linked_event_chain_open : Code::linked_event_failed;
+    out[i] = result{static_cast<std::uint32_t>(code), 0, 0};
+  }
   std::size_t chain_start = no_chain;
   bool chain_broken = false;
-  for (std::size_t i = 0; i < n; ++i) {
+  for (std::size_t i = 0; i < open_start; ++i) {
     const Event& ev = events[i];
     const bool linked = (ev.flags & linked_flag) != 0;
     if (chain_start == no_chain && linked) {
@@ -44,8 +49,6 @@ void reference_ledger::run_batch(std::span<const Event> events, std::uint64_t no
     Code code;
     if (chain_broken) {
       code = Code::linked_event_failed;
-    } else if (linked && i + 1 == n) {
-      code = Code::linked_event_chain_open;
     } else {
       code = create(ev, base + i, chained, ts);
     }

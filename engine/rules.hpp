@@ -12,7 +12,9 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "engine/types.hpp"
 
@@ -175,6 +177,17 @@ controls_state controls_of(const account_controls& c);
 enum class filter_check : std::uint8_t { ok, reserved_field, bad_event_count };
 filter_check validate_filter(const account_filter& f);
 bool filter_matches(const account_filter& f, const transfer& t);
+
+// Where the chain left open at the end of a batch begins (the events from there to the end
+// are linked, and so is the last): every one of them fails, the last with
+// linked_event_chain_open and the others with linked_event_failed, whatever else they would
+// have given. `events.size()` when the batch ends with its chains closed.
+template <class Event>
+std::size_t open_chain_start(std::span<const Event> events, std::uint16_t linked_flag) {
+  std::size_t start = events.size();
+  while (start > 0 && (events[start - 1].flags & linked_flag)) --start;
+  return start;
+}
 
 // The combined code of a transfer's checks: the smallest failing one.
 inline create_transfer_result first_failure(create_transfer_result a, create_transfer_result b) {

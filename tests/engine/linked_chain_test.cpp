@@ -283,10 +283,13 @@ TEST_F(engine_linked_chain, chain_open_at_end_of_batch) {
   run({{{make_transfer(10, a, c, 1), make_transfer(22, a, c, 1)}, {tr::ok, tr::ok}}});
 }
 
-TEST_F(engine_linked_chain, chain_open_after_an_earlier_failure_keeps_that_failure) {
+// PROTOCOL.md 7: "A chain still open at the end of the batch fails: its last event gets
+// linked_event_chain_open, the others linked_event_failed" -- the others' own failures
+// included.
+TEST_F(engine_linked_chain, chain_open_overrides_an_earlier_failure) {
   run({{{linked(make_transfer(10, a, c, 1)), linked(make_transfer(11, missing, c, 1)),
          linked(make_transfer(12, a, c, 1))},
-        {tr::linked_event_failed, tr::debit_account_not_found, tr::linked_event_failed}}});
+        {tr::linked_event_failed, tr::linked_event_failed, tr::linked_event_chain_open}}});
   expect_untouched();
 }
 

@@ -583,9 +583,11 @@ std::vector<transfer_row> transfer_rows(const fixture& f) {
       {"chain_then_independent",
        {linked(plain), make_transfer(n2, a1, a2, 0), make_transfer(n3, a1, a2, 1)},
        {tr::linked_event_failed, tr::amount_must_not_be_zero, tr::ok}},
-      {"chain_open_after_failure_keeps_failure",
+      // PROTOCOL.md 7: an open chain's last event gets linked_event_chain_open and all the
+      // others linked_event_failed, whatever else they would have given.
+      {"chain_open_overrides_an_earlier_failure",
        {linked(plain), linked(make_transfer(n2, a1, a2, 0)), linked(make_transfer(n3, a1, a2, 1))},
-       {tr::linked_event_failed, tr::amount_must_not_be_zero, tr::linked_event_failed}},
+       {tr::linked_event_failed, tr::linked_event_failed, tr::linked_event_chain_open}},
 
       // exists and exists_with_different_*
       {"exists", {sent_t_plain()}, {tr::exists}},

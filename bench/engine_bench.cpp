@@ -1,0 +1,207 @@
+// Embedded throughput of the actor engine (remit::engine) against the serial reference
+// ledger on the same pre-generated transfers, in one run, so that the ratio holds on a
+// noisy machine. Plain transfers on 100k accounts, uniform or Zipf, batch 1, 64 or 8190,
+// 1 or 2 scheduler threads. Closed loop: `inflight` batches outstanding (enough to keep
+// both cores busy at every batch size); items/s is transfers per second.
+//
+// A separate benchmark spawns 1M accounts and reports the resident memory per account.
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "actors/engine.hpp"
+#include "engine/assert.hpp"
+#include "engine/reference_ledger.hpp"
+#include "tools/workload.hpp"
+
+namespace remit {
+namespace {
+
+constexpr std::uint64_t accounts_n = 100'000;
+constexpr std::uint64_t transfers_per_run = 1'000'000;
+constexpr std::uint64_t start_ns = 1'700'000'000ull * ns_per_s;
+
+workload::config config_for(workload::distribution d, std::uint32_t batch) {
+  workload::config c;
+  c.accounts = accounts_n;
+  c.kind = workload::mix::plain;
+  c.dist = d;
+  c.batch_events = batch;
+  c.seed = 7;
+  c.timeout_max_s = 0;
+  return c;
+}
+
+struct prepared {
+  std::vector<std::vector<account>> accounts;
+  std::vector<std::vector<transfer>> funding;
+  std::vector<std::vector<transfer>> load;
+};
+
+prepared prepare(workload::distribution d, std::uint32_t batch) {
+  prepared p;
+  workload::generator gen(config_for(d, batch));
+  std::vector<account> a;
+  while (gen.next_account_batch(a)) p.accounts.push_back(a);
+  std::vector<transfer> f;
+  while (gen.next_funding_batch(f)) p.funding.push_back(f);
+  const std::uint64_t batches = (transfers_per_run + batch - 1) / batch;
+  p.load.resize(batches);
+  for (auto& b : p.load) gen.next_transfer_batch(b, batch);
+  return p;
+}
+
+// Waits until at most `limit` calls are outstanding.
+class window {
+ public:
+  void acquire(std::uint32_t limit) {
+    std::unique_lock<std::mutex> lock(m_);
+    cv_.wait(lock, [&] { return outstanding_ < limit; });
+    ++outstanding_;
+  }
+  void release() {
+    std::lock_guard<std::mutex> lock(m_);
+    --outstanding_;
+    cv_.notify_all();
+  }
+  void drain() { acquire(1), release(); }
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::uint32_t outstanding_ = 0;
+};
+
+std::uint32_t inflight_for(std::uint32_t batch) {
+  if (batch >= 4096) return 4;
+  if (batch >= 64) return 64;
+  return 512;
+}
+
+void BM_engine(benchmark::State& state) {
+  const auto d = static_cast<workload::distribution>(state.range(0));
+  const auto batch = static_cast<std::uint32_t>(state.range(1));
+  const auto threads = static_cast<std::uint32_t>(state.range(2));
+  const prepared p = prepare(d, batch);
+  std::atomic<std::uint64_t> now{start_ns};
+  engine_config cfg;
+  cfg.threads = threads;
+  cfg.shards = 2;
+  cfg.clock = [&now] { return now.load(std::memory_order_relaxed); };
+  engine e(cfg);
+  for (const auto& a : p.accounts) REMIT_ASSERT(e.create_accounts(a).get().status == engine_status::ok);
+  for (const auto& f : p.funding) REMIT_ASSERT(e.create_transfers(f).get().status == engine_status::ok);
+
+  window w;
+  const std::uint32_t inflight = inflight_for(batch);
+  std::uint64_t ok = 0, events = 0;
+  std::mutex ok_mutex;
+  for (auto _ : state) {
+    for (const auto& b : p.load) {
+      w.acquire(inflight);
+      now += 1000;
+      e.create_transfers(b, [&](engine_reply&& r) {
+        std::uint64_t n = 0;
+        for (const result& x : r.results) n += x.status == 0;
+        {
+          std::lock_guard<std::mutex> lock(ok_mutex);
+          ok += n;
+        }
+        w.release();
+      });
+      events += b.size();
+    }
+    w.drain();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(events));
+  state.counters["ok_fraction"] = events ? static_cast<double>(ok) / static_cast<double>(events) : 0;
+}
+
+void BM_reference(benchmark::State& state) {
+  const auto d = static_cast<workload::distribution>(state.range(0));
+  const auto batch = static_cast<std::uint32_t>(state.range(1));
+  const prepared p = prepare(d, batch);
+  reference_ledger ledger;
+  std::uint64_t now = start_ns;
+  std::vector<result> out(batch_events_max);
+  for (const auto& a : p.accounts) ledger.create_accounts(a, now += 1000, out);
+  for (const auto& f : p.funding) ledger.create_transfers(f, now += 1000, out);
+  std::uint64_t events = 0;
+  for (auto _ : state) {
+    for (const auto& b : p.load) {
+      ledger.create_transfers(b, now += 1000, std::span(out).first(b.size()));
+      events += b.size();
+    }
+  }
+  benchmark::DoNotOptimize(out.data());
+  state.SetItemsProcessed(static_cast<std::int64_t>(events));
+}
+
+std::uint64_t rss_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::uint64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+// Resident memory per account actor once every account has handled a message.
+void BM_rss_per_account(benchmark::State& state) {
+  const auto n = static_cast<std::uint64_t>(state.range(0));
+  for (auto _ : state) {
+    engine_config cfg;
+    cfg.clock = [] { return start_ns; };
+    engine e(cfg);
+    const std::uint64_t before = rss_bytes();
+    std::vector<account> batch;
+    std::vector<u128> ids;
+    for (std::uint64_t id = 1; id <= n; ++id) {
+      account a{};
+      a.id = id;
+      a.ledger = 1;
+      a.code = 1;
+      batch.push_back(a);
+      ids.push_back(id);
+      if (batch.size() == batch_events_max || id == n) {
+        REMIT_ASSERT(e.create_accounts(batch).get().status == engine_status::ok);
+        // A lookup makes every new account handle a message (CAF spawns them lazily).
+        REMIT_ASSERT(e.lookup_accounts(ids).get().accounts.size() == ids.size());
+        batch.clear();
+        ids.clear();
+      }
+    }
+    const std::uint64_t after = rss_bytes();
+    state.counters["rss_bytes_per_account"] =
+        static_cast<double>(after - before) / static_cast<double>(n);
+  }
+}
+
+constexpr auto uniform = static_cast<std::int64_t>(workload::distribution::uniform);
+constexpr auto zipf = static_cast<std::int64_t>(workload::distribution::zipf);
+
+BENCHMARK(BM_reference)
+    ->ArgNames({"zipf", "batch"})
+    ->ArgsProduct({{uniform, zipf}, {1, 64, 8190}})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_engine)
+    ->ArgNames({"zipf", "batch", "threads"})
+    ->ArgsProduct({{uniform, zipf}, {1, 64, 8190}, {1, 2}})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_rss_per_account)->Arg(1'000'000)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace remit
+
+BENCHMARK_MAIN();
