@@ -1,8 +1,11 @@
 #include "engine/reference_ledger.hpp"
 
 #include <algorithm>
+#include <cstring>
+#include <type_traits>
 
 #include "engine/assert.hpp"
+#include "engine/crc32c.hpp"
 
 namespace remit {
 
@@ -156,25 +159,10 @@ create_transfer_result reference_ledger::create_plain_or_pending(const transfer&
   code = first_failure(code, check_timeout(t, ts));
   if (code != ctr::ok) return code;
 
-  apply_debit(account_for_write(dr_i, chained), kind, moved.amount, ts);
-  apply_credit(account_for_write(cr_i, chained), kind, moved.amount);
-
   transfer stored = t;
   stored.amount = moved.amount;
   stored.timestamp = ts;
-  const std::uint64_t expiry = expires_at(t, ts);
-  store_transfer(stored, t, expiry,
-                 kind == transfer_kind::pending ? pending_state::pending : pending_state::none,
-                 dr_i, cr_i);
-  ledger_stats& st = stats_for_write(t.ledger, chained);
-  if (kind == transfer_kind::pending) {
-    st.transfers_pending += 1;
-    if (expiry != 0)
-      expiries_.emplace(expiry, static_cast<std::uint32_t>(transfers_.size() - 1));
-  } else {
-    st.transfers_posted += 1;
-    st.volume_posted = add_saturating(st.volume_posted, moved.amount);
-  }
+  apply_committed(committed_of(stored, t, expires_at(t, ts)), chained);
   return ctr::ok;
 }
 
@@ -190,47 +178,92 @@ create_transfer_result reference_ledger::create_post_or_void(const transfer& t, 
   ctr code = check_post_or_void(t, view, ts, posted);
   if (code != ctr::ok) return code;
 
-  const std::uint32_t pi = *p_idx;
-  const transfer pending = transfers_[pi].t;  // copied: store_transfer may reallocate
-  const std::uint32_t* dr_idx = account_index_.find(pending.debit_account_id);
-  const std::uint32_t* cr_idx = account_index_.find(pending.credit_account_id);
-  REMIT_ASSERT(dr_idx != nullptr && cr_idx != nullptr);
-  const std::uint32_t dr_i = *dr_idx;
-  const std::uint32_t cr_i = *cr_idx;
-
+  const transfer& pending = transfers_[*p_idx].t;
   const bool is_post = kind_of(t) == transfer_kind::post;
   if (is_post) {
-    code = first_failure(check_post_debit(accounts_[dr_i], posted),
-                         check_post_credit(accounts_[cr_i], posted));
+    const account_state& dr = accounts_[existing_account(pending.debit_account_id)];
+    const account_state& cr = accounts_[existing_account(pending.credit_account_id)];
+    code = first_failure(check_post_debit(dr, posted), check_post_credit(cr, posted));
     if (code != ctr::ok) return code;
   }
-
-  apply_resolve_debit(account_for_write(dr_i, chained), pending.amount, posted);
-  apply_resolve_credit(account_for_write(cr_i, chained), pending.amount, posted);
-  set_pending_state(pi, is_post ? pending_state::posted : pending_state::voided, chained);
-
   const transfer stored = stored_post_or_void(t, pending, is_post ? posted : pending.amount, ts);
-  store_transfer(stored, t, 0, pending_state::none, dr_i, cr_i);
-  ledger_stats& st = stats_for_write(pending.ledger, chained);
+  apply_committed(committed_of(stored, t, 0), chained);
+  return ctr::ok;
+}
+
+journal::committed_transfer reference_ledger::committed_of(const transfer& stored,
+                                                           const transfer& sent,
+                                                           std::uint64_t expires) {
+  journal::committed_transfer c{};
+  const sent_fields f = sent_fields_of(sent);
+  c.stored = stored;
+  c.amount_sent = f.amount;
+  c.expires_at_ns = expires;
+  c.zero_mask = f.zero_mask;
+  return c;
+}
+
+// The one place a decided transfer takes effect: creation and journal replay both end here.
+void reference_ledger::apply_committed(const journal::committed_transfer& c, bool chained) {
+  const transfer& t = c.stored;
+  const transfer_kind kind = kind_of(t);
+  const std::uint32_t dr_i = existing_account(t.debit_account_id);
+  const std::uint32_t cr_i = existing_account(t.credit_account_id);
+  const sent_fields sent{c.amount_sent, c.zero_mask};
+  if (kind == transfer_kind::plain || kind == transfer_kind::pending) {
+    apply_debit(account_for_write(dr_i, chained), kind, t.amount, t.timestamp);
+    apply_credit(account_for_write(cr_i, chained), kind, t.amount);
+    const bool pending = kind == transfer_kind::pending;
+    store_transfer(t, sent, c.expires_at_ns, pending ? pending_state::pending : pending_state::none,
+                   dr_i, cr_i);
+    ledger_stats& st = stats_for_write(t.ledger, chained);
+    if (pending) {
+      st.transfers_pending += 1;
+      if (c.expires_at_ns != 0)
+        expiries_.emplace(c.expires_at_ns, static_cast<std::uint32_t>(transfers_.size() - 1));
+    } else {
+      st.transfers_posted += 1;
+      st.volume_posted = add_saturating(st.volume_posted, t.amount);
+    }
+    return;
+  }
+  const std::uint32_t pi = transfer_index_.at(t.pending_id);
+  const u128 pending_amount = transfers_[pi].t.amount;
+  const bool is_post = kind == transfer_kind::post;
+  const u128 posted = is_post ? t.amount : 0;
+  REMIT_ASSERT(transfers_[pi].state == pending_state::pending);
+  apply_resolve_debit(account_for_write(dr_i, chained), pending_amount, posted);
+  apply_resolve_credit(account_for_write(cr_i, chained), pending_amount, posted);
+  set_pending_state(pi, is_post ? pending_state::posted : pending_state::voided, chained);
+  store_transfer(t, sent, 0, pending_state::none, dr_i, cr_i);
+  ledger_stats& st = stats_for_write(t.ledger, chained);
   REMIT_ASSERT(st.transfers_pending > 0);
   st.transfers_pending -= 1;
   if (is_post) {
     st.transfers_posted += 1;
     st.volume_posted = add_saturating(st.volume_posted, posted);
   }
-  return ctr::ok;
 }
 
-void reference_ledger::store_transfer(const transfer& stored, const transfer& sent,
+void reference_ledger::store_transfer(const transfer& stored, const sent_fields& sent,
                                       std::uint64_t expires, pending_state state,
                                       std::uint32_t dr_i, std::uint32_t cr_i) {
   const auto idx = static_cast<std::uint32_t>(transfers_.size());
-  REMIT_ASSERT(transfers_.empty() || transfers_.back().t.timestamp < stored.timestamp);
-  transfers_.push_back(stored_transfer{stored, sent_fields_of(sent), expires, state});
+  transfers_.push_back(stored_transfer{stored, sent, expires, state});
   const bool inserted = transfer_index_.insert(stored.id, idx);
   REMIT_ASSERT(inserted);
-  history_[dr_i].push_back(idx);
-  history_[cr_i].push_back(idx);
+  add_history(dr_i, idx);
+  add_history(cr_i, idx);
+}
+
+// Histories stay in timestamp order. Transfers are created in that order, but a journal
+// written by concurrent batches replays in LSN order, which may differ slightly.
+void reference_ledger::add_history(std::uint32_t account, std::uint32_t transfer) {
+  auto& h = history_[account];
+  const std::uint64_t ts = transfers_[transfer].t.timestamp;
+  auto pos = h.end();
+  while (pos != h.begin() && transfers_[*(pos - 1)].t.timestamp > ts) --pos;
+  h.insert(pos, transfer);
 }
 
 account_state& reference_ledger::account_for_write(std::uint32_t index, bool chained) {
@@ -370,14 +403,7 @@ std::size_t reference_ledger::expire(std::uint64_t now_ns) {
     if (idx >= transfers_.size()) continue;
     stored_transfer& p = transfers_[idx];
     if (p.state != pending_state::pending || p.expires_at_ns != when) continue;
-    const std::uint32_t dr_i = existing_account(p.t.debit_account_id);
-    const std::uint32_t cr_i = existing_account(p.t.credit_account_id);
-    apply_resolve_debit(accounts_[dr_i], p.t.amount, 0);
-    apply_resolve_credit(accounts_[cr_i], p.t.amount, 0);
-    p.state = pending_state::expired;
-    ledger_stats& st = stats_for_write(p.t.ledger, false);
-    REMIT_ASSERT(st.transfers_pending > 0);
-    st.transfers_pending -= 1;
+    release_expired(idx);
     ++released;
   }
   return released;
@@ -387,6 +413,235 @@ std::uint32_t reference_ledger::existing_account(u128 id) const {
   const std::uint32_t* idx = account_index_.find(id);
   REMIT_ASSERT(idx != nullptr);
   return *idx;
+}
+
+void reference_ledger::release_expired(std::uint32_t index) {
+  stored_transfer& p = transfers_[index];
+  REMIT_ASSERT(p.state == pending_state::pending);
+  apply_resolve_debit(accounts_[existing_account(p.t.debit_account_id)], p.t.amount, 0);
+  apply_resolve_credit(accounts_[existing_account(p.t.credit_account_id)], p.t.amount, 0);
+  p.state = pending_state::expired;
+  ledger_stats& st = stats_for_write(p.t.ledger, false);
+  REMIT_ASSERT(st.transfers_pending > 0);
+  st.transfers_pending -= 1;
+}
+
+// ---------------------------------------------------------------------------------------
+// Journal replay
+
+namespace {
+template <class T, class F>
+void for_each_entry(const journal::record_view& r, F&& f) {
+  const std::size_t n = r.payload.size() / sizeof(T);
+  REMIT_ASSERT(n * sizeof(T) == r.payload.size());
+  for (std::size_t i = 0; i < n; ++i) f(load_event<T>(r.payload.data() + i * sizeof(T)));
+}
+}  // namespace
+
+void reference_ledger::replay(const journal::record_view& r) {
+  using journal::record_type;
+  switch (static_cast<record_type>(r.header.type)) {
+    case record_type::accounts_created:
+      for_each_entry<account>(r, [&](const account& a) {
+        REMIT_ASSERT(!account_index_.contains(a.id));
+        account_state s;
+        s.a = a;
+        account_index_.insert(a.id, static_cast<std::uint32_t>(accounts_.size()));
+        accounts_.push_back(s);
+        history_.emplace_back();
+        stats_for_write(a.ledger, false).accounts += 1;
+        last_timestamp_ = std::max(last_timestamp_, a.timestamp);
+      });
+      break;
+    case record_type::transfers_committed:
+      for_each_entry<journal::committed_transfer>(r, [&](const journal::committed_transfer& c) {
+        apply_committed(c, false);
+        last_timestamp_ = std::max(last_timestamp_, c.stored.timestamp);
+      });
+      break;
+    case record_type::failures:
+      for_each_entry<journal::failure_entry>(r, [&](const journal::failure_entry& f) {
+        failed_.insert(f.id, static_cast<create_transfer_result>(f.code));
+      });
+      break;
+    case record_type::pendings_expired:
+      for_each_entry<u128>(r, [&](const u128& id) {
+        const std::uint32_t idx = transfer_index_.at(id);
+        if (transfers_[idx].state == pending_state::pending) release_expired(idx);
+      });
+      break;
+    case record_type::controls_set:
+      for_each_entry<account_controls>(r, [&](const account_controls& c) {
+        accounts_[existing_account(c.account_id)].controls = controls_of(c);
+      });
+      break;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Snapshots
+
+namespace {
+constexpr std::uint32_t snapshot_magic = 0x31534d52;  // "RMS1"
+constexpr std::uint32_t snapshot_version = 1;
+
+struct snapshot_header {
+  std::uint32_t magic;
+  std::uint32_t version;
+  std::uint64_t lsn;
+  std::uint64_t last_timestamp;
+  std::uint64_t accounts;
+  std::uint64_t transfers;
+  std::uint64_t failures;
+  std::uint32_t crc32c;  // of the header (this field 0) and everything after it
+  std::uint32_t reserved;
+  std::uint64_t reserved2;
+};
+static_assert(sizeof(snapshot_header) == 64);
+
+struct snapshot_account {
+  account a;
+  u128 overdraft_max;
+  u128 transfer_amount_max;
+  u128 daily_debit_max;
+  u128 daily_debited;
+  std::uint64_t daily_day;
+  std::uint32_t status_flags;
+  std::uint32_t reserved;
+};
+static_assert(sizeof(snapshot_account) == 208);
+
+template <class T>
+void put(std::vector<std::byte>& out, const T& v) {
+  const auto* p = reinterpret_cast<const std::byte*>(&v);
+  out.insert(out.end(), p, p + sizeof(T));
+}
+}  // namespace
+
+void reference_ledger::write_snapshot(std::vector<std::byte>& out, std::uint64_t lsn) const {
+  out.clear();
+  out.reserve(sizeof(snapshot_header) + accounts_.size() * sizeof(snapshot_account) +
+              transfers_.size() * sizeof(journal::committed_transfer) +
+              failed_.size() * sizeof(journal::failure_entry));
+  snapshot_header h{snapshot_magic, snapshot_version, lsn, last_timestamp_, accounts_.size(),
+                    transfers_.size(), failed_.size(), 0, 0, 0};
+  put(out, h);
+  for (const account_state& s : accounts_) {
+    snapshot_account a{};
+    a.a = s.a;
+    a.overdraft_max = s.controls.overdraft_max;
+    a.transfer_amount_max = s.controls.transfer_amount_max;
+    a.daily_debit_max = s.controls.daily_debit_max;
+    a.status_flags = s.controls.status_flags;
+    a.daily_debited = s.daily_debited;
+    a.daily_day = s.daily_day;
+    put(out, a);
+  }
+  for (const stored_transfer& t : transfers_) {
+    journal::committed_transfer c = committed_of(t.t, t.t, t.expires_at_ns);
+    c.amount_sent = t.sent.amount;
+    c.zero_mask = t.sent.zero_mask;
+    c.reserved[0] = static_cast<std::uint8_t>(t.state);
+    put(out, c);
+  }
+  failed_.for_each([&](u128 id, create_transfer_result code) {
+    journal::failure_entry f{};
+    f.id = id;
+    f.code = static_cast<std::uint32_t>(code);
+    put(out, f);
+  });
+  h.crc32c = crc32c(out.data(), out.size());
+  std::memcpy(out.data(), &h, sizeof h);
+}
+
+bool reference_ledger::read_snapshot(std::span<const std::byte> data, std::uint64_t& lsn,
+                                     std::string& why) {
+  if (data.size() < sizeof(snapshot_header)) {
+    why = "shorter than its header";
+    return false;
+  }
+  snapshot_header h;
+  std::memcpy(&h, data.data(), sizeof h);
+  if (h.magic != snapshot_magic || h.version != snapshot_version) {
+    why = "not a version 1 snapshot";
+    return false;
+  }
+  const u128 size = sizeof(snapshot_header) + u128{h.accounts} * sizeof(snapshot_account) +
+                    u128{h.transfers} * sizeof(journal::committed_transfer) +
+                    u128{h.failures} * sizeof(journal::failure_entry);
+  if (size != data.size()) {
+    why = "its size does not match its counts";
+    return false;
+  }
+  snapshot_header zeroed = h;
+  zeroed.crc32c = 0;
+  const std::uint32_t crc = crc32c(crc32c(&zeroed, sizeof zeroed), data.data() + sizeof h,
+                                   data.size() - sizeof h);
+  if (crc != h.crc32c) {
+    why = "CRC mismatch";
+    return false;
+  }
+  *this = reference_ledger{};
+  const std::byte* p = data.data() + sizeof h;
+  accounts_.reserve(h.accounts);
+  account_index_.reserve(h.accounts);
+  for (std::uint64_t i = 0; i < h.accounts; ++i, p += sizeof(snapshot_account)) {
+    const auto a = load_event<snapshot_account>(p);
+    account_state s;
+    s.a = a.a;
+    s.controls = controls_state{a.overdraft_max, a.transfer_amount_max, a.daily_debit_max,
+                                a.status_flags};
+    s.daily_debited = a.daily_debited;
+    s.daily_day = a.daily_day;
+    account_index_.insert(s.a.id, static_cast<std::uint32_t>(accounts_.size()));
+    accounts_.push_back(s);
+  }
+  transfers_.reserve(h.transfers);
+  transfer_index_.reserve(h.transfers);
+  for (std::uint64_t i = 0; i < h.transfers; ++i, p += sizeof(journal::committed_transfer)) {
+    const auto c = load_event<journal::committed_transfer>(p);
+    const auto state = static_cast<pending_state>(c.reserved[0]);
+    transfer_index_.insert(c.stored.id, static_cast<std::uint32_t>(transfers_.size()));
+    transfers_.push_back(
+        stored_transfer{c.stored, sent_fields{c.amount_sent, c.zero_mask}, c.expires_at_ns, state});
+  }
+  for (std::uint64_t i = 0; i < h.failures; ++i, p += sizeof(journal::failure_entry)) {
+    const auto f = load_event<journal::failure_entry>(p);
+    failed_.insert(f.id, static_cast<create_transfer_result>(f.code));
+  }
+  last_timestamp_ = h.last_timestamp;
+  lsn = h.lsn;
+  rebuild_derived();
+  return true;
+}
+
+// Stats, histories and the expiry queue follow from accounts and transfers.
+void reference_ledger::rebuild_derived() {
+  stats_.clear();
+  history_.assign(accounts_.size(), {});
+  expiries_ = {};
+  for (const account_state& s : accounts_) stats_for_write(s.a.ledger, false).accounts += 1;
+  for (std::uint32_t i = 0; i < transfers_.size(); ++i) {
+    const stored_transfer& t = transfers_[i];
+    add_history(existing_account(t.t.debit_account_id), i);
+    add_history(existing_account(t.t.credit_account_id), i);
+    ledger_stats& st = stats_for_write(t.t.ledger, false);
+    switch (kind_of(t.t)) {
+      case transfer_kind::plain:
+      case transfer_kind::post:
+        st.transfers_posted += 1;
+        st.volume_posted = add_saturating(st.volume_posted, t.t.amount);
+        break;
+      case transfer_kind::pending:
+        if (t.state == pending_state::pending) {
+          st.transfers_pending += 1;
+          if (t.expires_at_ns != 0) expiries_.emplace(t.expires_at_ns, i);
+        }
+        break;
+      case transfer_kind::void_:
+        break;
+    }
+  }
 }
 
 const account_state* reference_ledger::find_account(u128 id) const {

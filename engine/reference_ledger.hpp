@@ -23,9 +23,11 @@
 #include <map>
 #include <queue>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "engine/id_map.hpp"
+#include "engine/journal_format.hpp"
 #include "engine/rules.hpp"
 #include "engine/types.hpp"
 
@@ -56,6 +58,16 @@ class reference_ledger {
   // expiry. Returns how many it released.
   std::size_t expire(std::uint64_t now_ns);
 
+  // Journal replay: applies a record's decisions in order without checking them again (what
+  // was decided is what replays). The record must have passed journal::parse_record.
+  void replay(const journal::record_view& record);
+
+  // Snapshot: the whole state, stamped with the LSN of the last decision it holds.
+  void write_snapshot(std::vector<std::byte>& out, std::uint64_t lsn) const;
+  // Replaces this ledger's state with a snapshot's. False (state unspecified) and `why` set
+  // when the snapshot is damaged.
+  bool read_snapshot(std::span<const std::byte> data, std::uint64_t& lsn, std::string& why);
+
   // Read access for tests and tools.
   const account_state* find_account(u128 id) const;
   const controls_state* find_controls(u128 id) const;
@@ -65,6 +77,15 @@ class reference_ledger {
   template <class F>
   void for_each_account(F&& f) const {
     for (const auto& s : accounts_) f(s);
+  }
+  // f(const transfer& stored, const sent_fields&, expires_at_ns, pending_state)
+  template <class F>
+  void for_each_transfer(F&& f) const {
+    for (const auto& s : transfers_) f(s.t, s.sent, s.expires_at_ns, s.state);
+  }
+  template <class F>
+  void for_each_failure(F&& f) const {
+    failed_.for_each([&](u128 id, create_transfer_result code) { f(id, code); });
   }
 
  private:
@@ -102,12 +123,18 @@ class reference_ledger {
   create_transfer_result create_plain_or_pending(const transfer& t, std::uint64_t ts,
                                                  bool chained);
   create_transfer_result create_post_or_void(const transfer& t, std::uint64_t ts, bool chained);
-  void store_transfer(const transfer& stored, const transfer& sent, std::uint64_t expires,
+  static journal::committed_transfer committed_of(const transfer& stored, const transfer& sent,
+                                                  std::uint64_t expires);
+  void apply_committed(const journal::committed_transfer& c, bool chained);
+  void store_transfer(const transfer& stored, const sent_fields& sent, std::uint64_t expires,
                       pending_state state, std::uint32_t dr_i, std::uint32_t cr_i);
   account_state& account_for_write(std::uint32_t index, bool chained);
   ledger_stats& stats_for_write(std::uint32_t ledger, bool chained);
   void set_pending_state(std::uint32_t index, pending_state s, bool chained);
   void rollback();
+  void add_history(std::uint32_t account, std::uint32_t transfer);
+  void release_expired(std::uint32_t index);
+  void rebuild_derived();
   std::uint32_t existing_account(u128 id) const;  // the index of an account known to exist
 
   std::vector<account_state> accounts_;
