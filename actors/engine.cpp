@@ -1,9 +1,13 @@
 #include "actors/engine.hpp"
 
 #include <chrono>
+#include <cstdio>
+#include <stdexcept>
 
 #include <caf/all.hpp>
 
+#include "actors/account_actor.hpp"
+#include "actors/journal.hpp"
 #include "actors/messages.hpp"
 #include "actors/shard.hpp"
 #include "engine/assert.hpp"
@@ -42,17 +46,50 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg, const engine_
 
 struct engine::impl {
   explicit impl(const engine_config& ec) : system(configure(sys_cfg, ec)) {}
+  // The writer outlives the actor system: its thread reports to the journal actor.
+  std::unique_ptr<actors::journal_writer> writer;
   caf::actor_system_config sys_cfg;
   caf::actor_system system;
+  actors::journal_actor journal;
   std::vector<actors::shard_actor> shards;
   std::atomic<std::uint32_t> round_robin{0};
 };
+
+
 
 engine::engine(engine_config cfg) : cfg_(std::move(cfg)) {
   REMIT_ASSERT(cfg_.shards >= 1 && cfg_.shards <= 256);
   REMIT_ASSERT(cfg_.threads >= 1);
   if (!cfg_.clock) cfg_.clock = system_clock_ns;
+
+  reference_ledger state;
+  std::uint64_t next_lsn = 1;
+  if (cfg_.durability) {
+    storage::recovery_report report;
+    std::string why;
+    if (!storage::recover(cfg_.data_dir, state, report, why))
+      throw std::runtime_error("remit: recovery of " + cfg_.data_dir + " failed: " + why);
+    next_lsn = report.last_lsn + 1;
+    recovery_ = recovery_summary{report.snapshot, report.snapshot_lsn, report.records,
+                                 report.last_lsn, report.torn_bytes, state.account_count(),
+                                 state.transfer_count(), report.seconds};
+    last_timestamp_ = state.last_timestamp();
+  }
+
   impl_ = std::make_unique<impl>(cfg_);
+  if (cfg_.durability) {
+    actors::journal_config jc;
+    jc.dir = cfg_.data_dir;
+    jc.next_lsn = next_lsn;
+    jc.file_size_max = cfg_.journal_file_size_max;
+    jc.snapshot_every_records = cfg_.snapshot_every_records;
+    jc.faults = cfg_.faults;
+    impl_->writer = std::make_unique<actors::journal_writer>(jc);
+    std::string why;
+    if (!impl_->writer->start(why)) throw std::runtime_error("remit: journal: " + why);
+    impl_->journal = actors::spawn_journal(impl_->system, *impl_->writer, next_lsn);
+    impl_->writer->attach(impl_->journal);
+  }
   std::vector<caf::actor> all;
   for (std::uint32_t i = 0; i < cfg_.shards; ++i) {
     actors::shard_config sc;
@@ -60,10 +97,51 @@ engine::engine(engine_config cfg) : cfg_(std::move(cfg)) {
     sc.count = cfg_.shards;
     sc.clock = cfg_.clock;
     sc.expiry_interval_ms = cfg_.expiry_interval_ms;
+    sc.journal = impl_->journal;
     impl_->shards.push_back(actors::spawn_shard(impl_->system, sc));
     all.push_back(caf::actor_cast<caf::actor>(impl_->shards.back()));
   }
   for (const auto& s : impl_->shards) actors::anon_send_to(s, actors::peers_atom::value, all);
+  if (state.account_count() > 0) restore_state(state);
+}
+
+void engine::restore_state(const reference_ledger& state) {
+  const std::uint32_t n = cfg_.shards;
+  std::vector<actors::restore_ptr> sets(n);
+  for (auto& s : sets) s = caf::make_counted<actors::restore_set>();
+  std::vector<std::pair<u128, actors::account_actor>> handles;
+  std::vector<std::uint32_t> ledgers;
+  handles.reserve(state.account_count());
+  state.for_each_account([&](const account_state& a) {
+    handles.emplace_back(a.a.id, actors::spawn_account(impl_->system, a));
+    ledgers.push_back(a.a.ledger);
+    sets[actors::owner_of(a.a.id, n)]->owned_accounts.push_back(a.a);
+  });
+  state.for_each_transfer([&](const transfer& t, const sent_fields& sent, std::uint64_t expires,
+                              pending_state st) {
+    sets[actors::owner_of(t.id, n)]->owned_transfers.push_back(
+        actors::transfer_record{t, sent, expires, st});
+  });
+  state.for_each_failure([&](u128 id, create_transfer_result code) {
+    sets[actors::owner_of(id, n)]->owned_failures.emplace_back(id, code);
+  });
+  for (std::uint32_t i = 0; i < n; ++i) {
+    sets[i]->handles = handles;
+    sets[i]->ledgers = ledgers;
+    actors::anon_send_to(impl_->shards[i], actors::restore_atom::value, sets[i]);
+  }
+}
+
+engine::journal_figures engine::journal_stats() const {
+  journal_figures f;
+  if (!impl_ || !impl_->writer) return f;
+  const auto& c = impl_->writer->counters();
+  f.groups = c.groups.load();
+  f.records = c.records.load();
+  f.bytes = c.bytes.load();
+  f.sync_ns_total = c.sync_ns_total.load();
+  f.snapshots = c.snapshots.load();
+  return f;
 }
 
 engine::~engine() { shutdown(); }
@@ -75,9 +153,21 @@ void engine::shutdown() {
     stopping_.store(true);
     idle_.wait(lock, [&] { return inflight_requests_.load() == 0; });
   }
+  // Every answer waited for its sync, so the journal holds all that was acknowledged. Stop
+  // the writer first (it reports to an actor), then the actors, then snapshot from files.
+  const bool durable = impl_->writer != nullptr;
+  if (durable) impl_->writer->stop();
   for (const auto& s : impl_->shards) caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
+  if (impl_->journal) caf::anon_send_exit(impl_->journal, caf::exit_reason::user_shutdown);
   impl_->shards.clear();
+  impl_->journal = actors::journal_actor{};
+  std::unique_ptr<actors::journal_writer> writer = std::move(impl_->writer);
   impl_.reset();  // the actor system waits for every actor
+  if (durable && cfg_.snapshot_at_shutdown && !storage_failed_.load()) {
+    std::string why;
+    if (!writer->final_snapshot(why))
+      std::fprintf(stderr, "remit: snapshot at shutdown failed: %s\n", why.c_str());
+  }
 }
 
 template <class Fill>
@@ -88,6 +178,10 @@ void engine::submit(actors::request_op op, std::size_t events, bool stamps, Fill
     cb(std::move(r));
   };
   if (stopping_.load()) return refuse(engine_status::shutting_down);
+  const bool writes = op == actors::request_op::create_accounts ||
+                      op == actors::request_op::create_transfers ||
+                      op == actors::request_op::set_account_controls;
+  if (writes && storage_failed_.load()) return refuse(engine_status::storage_failed);
   const auto n_events = static_cast<std::uint32_t>(events);
   if (inflight_requests_.fetch_add(1) >= cfg_.inflight_requests_max) {
     inflight_requests_.fetch_sub(1);
@@ -114,6 +208,7 @@ void engine::submit(actors::request_op op, std::size_t events, bool stamps, Fill
     reply.accounts = std::move(r.accounts_out);
     reply.transfers = std::move(r.transfers_out);
     reply.stats = r.stats_out;
+    if (reply.status == engine_status::storage_failed) storage_failed_.store(true);
     cb(std::move(reply));
     inflight_events_.fetch_sub(n_events);
     if (inflight_requests_.fetch_sub(1) == 1 && stopping_.load()) {

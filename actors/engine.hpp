@@ -8,6 +8,9 @@
 // `overloaded` at once instead of queueing. Shutdown (or the destructor) stops taking new
 // calls (`shutting_down`), waits until every call in flight is answered, then stops.
 //
+// Construction recovers from `data_dir` when durability is on, and throws
+// std::runtime_error (naming the file and offset) if the journal is damaged before its tail.
+//
 // Semantics are those of PROTOCOL.md section 8 and of the serial reference ledger: events
 // of one call take effect as if applied in order; calls in flight at the same time are
 // decided concurrently, where undecided transfers count as holds.
@@ -32,6 +35,8 @@ namespace remit {
 namespace actors {
 enum class request_op : std::uint8_t;
 }  // namespace actors
+class reference_ledger;
+struct storage_faults;
 
 // How a call was answered, apart from its per-event results.
 enum class engine_status : std::uint8_t { ok, overloaded, shutting_down, storage_failed };
@@ -46,8 +51,16 @@ struct engine_config {
   std::uint32_t inflight_requests_max = 4096;
   std::uint32_t inflight_events_max = 1u << 20;
   std::uint32_t expiry_interval_ms = 1000;
-  std::string data_dir;                 // unused until the journal
-  bool durability = false;
+  // Durability: with it on, every answer waits until the journal in `data_dir` holds the
+  // decisions it reports or depended on (fdatasync), and the engine recovers from that
+  // directory when it starts. With it off nothing is written.
+  std::string data_dir = "remit-data";
+  bool durability = true;
+  std::uint64_t journal_file_size_max = 256u << 20;
+  std::uint64_t snapshot_every_records = 1u << 20;
+  bool snapshot_at_shutdown = true;
+  // For tests: makes the journal's writes or fdatasyncs fail on command.
+  std::shared_ptr<storage_faults> faults;
   // Nanoseconds since the epoch; the system clock when empty. Tests inject their own.
   std::function<std::uint64_t()> clock;
 };
@@ -90,10 +103,34 @@ class engine {
   void shutdown();
 
   std::uint32_t inflight_requests() const { return inflight_requests_.load(); }
+  // True once a journal write failed: the engine takes no more writes (fail-stop).
+  bool storage_failed() const { return storage_failed_.load(); }
+
+  struct recovery_summary {
+    std::string snapshot;
+    std::uint64_t snapshot_lsn = 0;
+    std::uint64_t records = 0;
+    std::uint64_t last_lsn = 0;
+    std::uint64_t torn_bytes = 0;
+    std::uint64_t accounts = 0;
+    std::uint64_t transfers = 0;
+    double seconds = 0;
+  };
+  const recovery_summary& recovery() const { return recovery_; }
+  // Journal figures since start: groups written, records, fdatasync time.
+  struct journal_figures {
+    std::uint64_t groups = 0;
+    std::uint64_t records = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t sync_ns_total = 0;
+    std::uint64_t snapshots = 0;
+  };
+  journal_figures journal_stats() const;
   const engine_config& config() const { return cfg_; }
 
  private:
   struct impl;
+  void restore_state(const reference_ledger& state);
   template <class Fill>
   void submit(actors::request_op op, std::size_t events, bool stamps, Fill&& fill, reply_callback cb);
 
@@ -102,6 +139,8 @@ class engine {
   std::atomic<std::uint32_t> inflight_requests_{0};
   std::atomic<std::uint32_t> inflight_events_{0};
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> storage_failed_{false};
+  recovery_summary recovery_;
   std::mutex mutex_;  // timestamps, shutdown
   std::condition_variable idle_;
   std::uint64_t last_timestamp_ = 0;

@@ -20,6 +20,7 @@
 #include <caf/all.hpp>
 
 #include "actors/engine.hpp"
+#include "engine/journal_format.hpp"
 #include "engine/rules.hpp"
 #include "engine/types.hpp"
 
@@ -73,6 +74,12 @@ using register_atom = caf::atom_constant<caf::atom("register")>;
 using query_atom = caf::atom_constant<caf::atom("query")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
+using append_atom = caf::atom_constant<caf::atom("append")>;
+using sync_atom = caf::atom_constant<caf::atom("sync")>;
+using synced_atom = caf::atom_constant<caf::atom("synced")>;
+using durable_atom = caf::atom_constant<caf::atom("durable")>;
+using restore_atom = caf::atom_constant<caf::atom("restore")>;
+using journal_atom = caf::atom_constant<caf::atom("journal")>;
 
 struct wave;
 struct claim_set;
@@ -80,6 +87,10 @@ struct release_set;
 struct directory_update;
 struct shard_query;
 struct request;
+struct journal_batch;
+struct restore_set;
+using journal_batch_ptr = caf::intrusive_ptr<journal_batch>;
+using restore_ptr = caf::intrusive_ptr<restore_set>;
 using wave_ptr = caf::intrusive_ptr<wave>;
 using claim_ptr = caf::intrusive_ptr<claim_set>;
 using release_ptr = caf::intrusive_ptr<release_set>;
@@ -101,7 +112,16 @@ using shard_actor = caf::typed_actor<
     caf::reacts_to<register_atom, directory_ptr>,                    // every shard
     caf::reacts_to<query_atom, query_ptr>,                           // owner side
     caf::reacts_to<done_atom, std::uint64_t>,                        // a wave or query is done
+    caf::reacts_to<synced_atom, std::uint64_t, bool>,                // a job's sync is done
+    caf::reacts_to<restore_atom, restore_ptr>,                       // recovered state, once
     caf::reacts_to<tick_atom>>;                                      // expiry sweep
+
+// The journal: assigns LSNs in mailbox order and answers a sync once an fdatasync covers
+// everything appended before it (journal.hpp).
+using journal_actor = caf::typed_actor<
+    caf::reacts_to<append_atom, journal_batch_ptr>,
+    caf::reacts_to<sync_atom, shard_actor, std::uint64_t>,
+    caf::reacts_to<durable_atom, std::uint64_t, bool>>;
 
 // ---------------------------------------------------------------------------------------
 // Account actors
@@ -250,3 +270,38 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(remit::actors::release_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(remit::actors::directory_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(remit::actors::query_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(remit::actors::request_ptr)
+
+namespace remit::actors {
+
+// Records for the journal, already laid out as payloads: one journal record per entry.
+struct journal_batch : caf::ref_counted {
+  struct part {
+    journal::record_type type;
+    std::vector<std::byte> payload;
+  };
+  std::vector<part> parts;
+
+  template <class T>
+  void add(journal::record_type type, const T& entry) {
+    if (parts.empty() || parts.back().type != type ||
+        parts.back().payload.size() + sizeof(T) > journal::record_payload_max)
+      parts.push_back(part{type, {}});
+    const auto* p = reinterpret_cast<const std::byte*>(&entry);
+    parts.back().payload.insert(parts.back().payload.end(), p, p + sizeof(T));
+  }
+  bool empty() const { return parts.empty(); }
+};
+
+// What one shard gets back from recovery.
+struct restore_set : caf::ref_counted {
+  std::vector<std::pair<u128, account_actor>> handles;  // every account (directory)
+  std::vector<std::uint32_t> ledgers;
+  std::vector<account> owned_accounts;
+  std::vector<transfer_record> owned_transfers;
+  std::vector<std::pair<u128, create_transfer_result>> owned_failures;
+};
+
+}  // namespace remit::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(remit::actors::journal_batch_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(remit::actors::restore_ptr)

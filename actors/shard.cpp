@@ -24,12 +24,31 @@ struct dir_entry {
   std::uint32_t ledger = 0;
 };
 
+struct shard_state;
+using shard_pointer = shard_actor::stateful_pointer<shard_state>;
+
+// One request run by this shard as driver. It answers only after the journal has made
+// durable everything the answer reports or depended on (DESIGN.md, the commit rule, 4): the
+// simplest correct rule, a sync that covers every record appended before it.
 class job {
  public:
+  job(shard_pointer self, std::uint64_t id, request_ptr req)
+      : self_(self), id_(id), req_(std::move(req)) {}
   virtual ~job() = default;
   virtual void start() = 0;
   virtual void on_claimed(const claim_ptr&) { REMIT_ASSERT(!"unexpected claim"); }
-  virtual void on_done() = 0;  // a wave or a query of this job is done
+  virtual void on_done() { REMIT_ASSERT(!"unexpected wave or query"); }
+  void on_synced(bool ok);
+
+ protected:
+  // Sends the records of this step to the journal (before any commit they cover is sent).
+  void journal_append(journal_batch_ptr& b);
+  // Asks for the sync; the answer goes out from on_synced, and the job ends there.
+  void sync_then_answer();
+
+  shard_pointer self_;
+  std::uint64_t id_;
+  request_ptr req_;
 };
 
 struct shard_state {
@@ -52,6 +71,8 @@ struct shard_state {
   using expiry_entry = std::pair<std::uint64_t, std::uint32_t>;
   std::priority_queue<expiry_entry, std::vector<expiry_entry>, std::greater<>> expiries;
 
+  journal_actor journal() const { return cfg.journal; }
+
   // Driver side.
   std::vector<wave_ptr> wave_pool;  // waves whose round is over, for reuse
   std::uint64_t next_job = 1;
@@ -65,8 +86,6 @@ struct shard_state {
     return it->second;
   }
 };
-
-using shard_pointer = shard_actor::stateful_pointer<shard_state>;
 
 // ---------------------------------------------------------------------------------------
 // Waves
@@ -163,6 +182,27 @@ void answer(const request_ptr& req) {
   if (done) done(*req);
 }
 
+void job::journal_append(journal_batch_ptr& b) {
+  if (!b || b->empty()) return;
+  if (self_->state.cfg.journal) send_to(self_, self_->state.cfg.journal, append_atom::value, b);
+  b = caf::make_counted<journal_batch>();
+}
+
+void job::sync_then_answer() {
+  const auto me = caf::actor_cast<shard_actor>(self_);
+  if (self_->state.cfg.journal) {
+    send_to(self_, self_->state.cfg.journal, sync_atom::value, me, id_);
+  } else {
+    send_to(self_, me, synced_atom::value, id_, true);  // durability off: nothing to wait for
+  }
+}
+
+void job::on_synced(bool ok) {
+  if (!ok) req_->status = engine_status::storage_failed;
+  answer(req_);
+  self_->state.jobs.erase(id_);  // destroys this
+}
+
 // ---------------------------------------------------------------------------------------
 // Claims, acquired shard by shard in shard order
 
@@ -243,7 +283,8 @@ class claims {
 class transfer_batch final : public job {
  public:
   transfer_batch(shard_pointer self, std::uint64_t id, request_ptr req)
-      : self_(self), id_(id), req_(std::move(req)), claims_(self, id, false) {}
+      : job(self, id, std::move(req)), claims_(self, id, false),
+        records_(caf::make_counted<journal_batch>()) {}
 
   void start() override {
     n_ = req_->transfers.size();
@@ -396,6 +437,8 @@ class transfer_batch final : public job {
       ready_.pop_front();
       advance(u);
     }
+    // The round's decisions reach the journal before their commits reach the accounts.
+    journal_append(records_);
     if (next_.awaits_replies()) {
       current_ = next_.send(self_, id_);
       return;
@@ -572,6 +615,15 @@ class transfer_batch final : public job {
       return advance(u);
     }
     decide(un, entry_op::commit);
+    for (std::uint32_t i = un.first; i <= un.last; ++i) {
+      const transfer_record& rec = tkeys_[claims_.index_of(req_->transfers[i].id)].rec;
+      journal::committed_transfer c{};
+      c.stored = rec.t;
+      c.amount_sent = rec.sent.amount;
+      c.expires_at_ns = rec.expires_at_ns;
+      c.zero_mask = rec.sent.zero_mask;
+      records_->add(journal::record_type::transfers_committed, c);
+    }
     complete(u);
   }
 
@@ -598,6 +650,10 @@ class transfer_batch final : public job {
       tkey& k = tkeys_[claims_.index_of(req_->transfers[e].id)];
       k.failed = code;
       k.new_failure = true;
+      journal::failure_entry f{};
+      f.id = req_->transfers[e].id;
+      f.code = static_cast<std::uint32_t>(code);
+      records_->add(journal::record_type::failures, f);
     }
     req_->results[e] = result{static_cast<std::uint32_t>(code), 0, 0};
     complete(u);
@@ -621,14 +677,11 @@ class transfer_batch final : public job {
       if (k.orig_found && k.rec.state != k.orig_state) r.resolved.emplace_back(key, k.rec.state);
       if (k.new_failure) r.failures.emplace_back(key, k.failed);
     });
-    answer(req_);
-    self_->state.jobs.erase(id_);  // destroys this
+    sync_then_answer();
   }
 
-  shard_pointer self_;
-  std::uint64_t id_;
-  request_ptr req_;
   claims claims_;
+  journal_batch_ptr records_;  // decisions of the round being built
   std::uint32_t n_ = 0;
   std::vector<ctr> alone_;
   std::vector<tkey> tkeys_;
@@ -647,7 +700,7 @@ class transfer_batch final : public job {
 class account_batch final : public job {
  public:
   account_batch(shard_pointer self, std::uint64_t id, request_ptr req)
-      : self_(self), id_(id), req_(std::move(req)), claims_(self, id, true) {}
+      : job(self, id, std::move(req)), claims_(self, id, true) {}
 
   void start() override {
     const std::size_t n = req_->accounts.size();
@@ -665,8 +718,7 @@ class account_batch final : public job {
     if (!claims_.next()) decide();
   }
 
-  void on_done() override { REMIT_ASSERT(!"account batches send no waves"); }
-
+  
  private:
   struct akey {
     bool found = false;
@@ -735,6 +787,11 @@ class account_batch final : public job {
     // In a chain, `exists` fails the chain; alone it is an answer with the original's
     // timestamp (kept above).
 
+    // The decision goes to the journal before the accounts exist anywhere.
+    auto records = caf::make_counted<journal_batch>();
+    for (const akey& k : akeys_)
+      if (k.created) records->add(journal::record_type::accounts_created, k.rec);
+    journal_append(records);
     auto update = caf::make_counted<directory_update>();
     auto& sys = self_->system();
     for (const akey& k : akeys_) {
@@ -751,13 +808,9 @@ class account_batch final : public job {
     claims_.release([&](release_set& r, u128, std::uint32_t idx) {
       if (akeys_[idx].created) r.new_accounts.push_back(akeys_[idx].rec);
     });
-    answer(req_);
-    self_->state.jobs.erase(id_);
+    sync_then_answer();
   }
 
-  shard_pointer self_;
-  std::uint64_t id_;
-  request_ptr req_;
   claims claims_;
   std::vector<car> alone_;
   std::vector<akey> akeys_;
@@ -769,7 +822,7 @@ class account_batch final : public job {
 class account_wave_job final : public job {
  public:
   account_wave_job(shard_pointer self, std::uint64_t id, request_ptr req)
-      : self_(self), id_(id), req_(std::move(req)) {}
+      : job(self, id, std::move(req)) {}
 
   void start() override {
     auto& dir = self_->state.directory;
@@ -788,6 +841,7 @@ class account_wave_job final : public job {
     }
     // SET_ACCOUNT_CONTROLS: checks in the order of PROTOCOL.md section 4.
     req_->results.assign(req_->controls.size(), result{});
+    auto records = caf::make_counted<journal_batch>();
     for (std::size_t i = 0; i < req_->controls.size(); ++i) {
       const account_controls& c = req_->controls[i];
       set_controls_result code = validate_controls(c);
@@ -798,11 +852,13 @@ class account_wave_job final : public job {
       }
       req_->results[i] = result{static_cast<std::uint32_t>(code), 0, 0};
       if (code != set_controls_result::ok) continue;
+      records->add(journal::record_type::controls_set, c);
       wave_entry w;
       w.op = entry_op::set_controls;
       w.slot = builder_.add_controls(controls_of(c));
       builder_.add(c.account_id, d->handle, w);
     }
+    journal_append(records);  // before the accounts see the change
     if (!builder_.empty()) builder_.send(self_, 0);
     finish();
   }
@@ -815,14 +871,8 @@ class account_wave_job final : public job {
   }
 
  private:
-  void finish() {
-    answer(req_);
-    self_->state.jobs.erase(id_);
-  }
+  void finish() { sync_then_answer(); }
 
-  shard_pointer self_;
-  std::uint64_t id_;
-  request_ptr req_;
   wave_builder builder_;
   wave_ptr current_;
 };
@@ -833,7 +883,7 @@ class account_wave_job final : public job {
 class query_job final : public job {
  public:
   query_job(shard_pointer self, std::uint64_t id, request_ptr req)
-      : self_(self), id_(id), req_(std::move(req)) {}
+      : job(self, id, std::move(req)) {}
 
   void start() override {
     const std::uint32_t count = self_->state.cfg.count;
@@ -918,13 +968,9 @@ class query_job final : public job {
         break;
       }
     }
-    answer(req_);
-    self_->state.jobs.erase(id_);
+    sync_then_answer();
   }
 
-  shard_pointer self_;
-  std::uint64_t id_;
-  request_ptr req_;
   std::vector<query_ptr> queries_;
   std::uint32_t outstanding_ = 0;
 };
@@ -986,39 +1032,44 @@ void add_history(shard_state& st, u128 account_id, std::uint32_t record) {
   list.insert(pos, record);
 }
 
+// Stores a transfer this shard owns, with its history, stats and expiry.
+void add_record(shard_state& st, const transfer_record& rec) {
+  const auto idx = static_cast<std::uint32_t>(st.records.size());
+  st.records.push_back(rec);
+  const bool inserted = st.record_index.insert(rec.t.id, idx);
+  REMIT_ASSERT(inserted);
+  add_history(st, rec.t.debit_account_id, idx);
+  add_history(st, rec.t.credit_account_id, idx);
+  ledger_stats& s = st.stats_of(rec.t.ledger);
+  switch (kind_of(rec.t)) {
+    case transfer_kind::plain:
+    case transfer_kind::post:
+      s.transfers_posted += 1;
+      s.volume_posted = add_saturating(s.volume_posted, rec.t.amount);
+      break;
+    case transfer_kind::pending:
+      if (rec.state == pending_state::pending) {
+        s.transfers_pending += 1;
+        if (rec.expires_at_ns != 0) st.expiries.emplace(rec.expires_at_ns, idx);
+      }
+      break;
+    case transfer_kind::void_:
+      break;
+  }
+}
+
+void add_account_record(shard_state& st, const account& a) {
+  st.account_index.insert(a.id, static_cast<std::uint32_t>(st.account_records.size()));
+  st.account_records.push_back(a);
+  st.stats_of(a.ledger).accounts += 1;
+}
+
 void apply_release(shard_pointer self, release_set& r) {
   auto& st = self->state;
   if (r.accounts) {
-    for (const account& a : r.new_accounts) {
-      st.account_index.insert(a.id, static_cast<std::uint32_t>(st.account_records.size()));
-      st.account_records.push_back(a);
-      st.stats_of(a.ledger).accounts += 1;
-    }
+    for (const account& a : r.new_accounts) add_account_record(st, a);
   } else {
-    for (const transfer_record& rec : r.new_transfers) {
-      const auto idx = static_cast<std::uint32_t>(st.records.size());
-      st.records.push_back(rec);
-      const bool inserted = st.record_index.insert(rec.t.id, idx);
-      REMIT_ASSERT(inserted);
-      add_history(st, rec.t.debit_account_id, idx);
-      add_history(st, rec.t.credit_account_id, idx);
-      ledger_stats& s = st.stats_of(rec.t.ledger);
-      switch (kind_of(rec.t)) {
-        case transfer_kind::plain:
-        case transfer_kind::post:
-          s.transfers_posted += 1;
-          s.volume_posted = add_saturating(s.volume_posted, rec.t.amount);
-          break;
-        case transfer_kind::pending:
-          if (rec.state == pending_state::pending) {
-            s.transfers_pending += 1;
-            if (rec.expires_at_ns != 0) st.expiries.emplace(rec.expires_at_ns, idx);
-          }
-          break;
-        case transfer_kind::void_:
-          break;
-      }
-    }
+    for (const transfer_record& rec : r.new_transfers) add_record(st, rec);
     for (const auto& [id, state] : r.resolved) {
       transfer_record& rec = st.records[st.record_index.at(id)];
       REMIT_ASSERT(rec.state == pending_state::pending);
@@ -1077,6 +1128,7 @@ void sweep_expired(shard_pointer self) {
   const std::uint64_t now = st.cfg.clock();
   std::vector<shard_state::expiry_entry> held;
   wave_builder builder;
+  auto expired = caf::make_counted<journal_batch>();
   while (!st.expiries.empty() && st.expiries.top().first <= now) {
     const auto entry = st.expiries.top();
     st.expiries.pop();
@@ -1087,6 +1139,7 @@ void sweep_expired(shard_pointer self) {
       continue;
     }
     rec.state = pending_state::expired;
+    expired->add(journal::record_type::pendings_expired, rec.t.id);
     ledger_stats& s = st.stats_of(rec.t.ledger);
     REMIT_ASSERT(s.transfers_pending > 0);
     s.transfers_pending -= 1;
@@ -1102,7 +1155,9 @@ void sweep_expired(shard_pointer self) {
     }
   }
   for (const auto& e : held) st.expiries.push(e);
-  if (!builder.empty()) builder.send(self, 0);
+  if (builder.empty()) return;
+  if (st.cfg.journal) send_to(self, st.cfg.journal, append_atom::value, expired);
+  builder.send(self, 0);
 }
 
 shard_actor::behavior_type shard_behavior(shard_pointer self, shard_config cfg) {
@@ -1173,6 +1228,21 @@ shard_actor::behavior_type shard_behavior(shard_pointer self, shard_config cfg) 
         auto it = self->state.jobs.find(job_id);
         REMIT_ASSERT(it != self->state.jobs.end());
         it->second->on_done();
+      },
+      [self](synced_atom, std::uint64_t job_id, bool ok) {
+        received(self);
+        auto it = self->state.jobs.find(job_id);
+        REMIT_ASSERT(it != self->state.jobs.end());
+        it->second->on_synced(ok);
+      },
+      [self](restore_atom, const restore_ptr& r) {
+        received(self);
+        auto& st = self->state;
+        for (std::size_t i = 0; i < r->handles.size(); ++i)
+          st.directory.insert(r->handles[i].first, dir_entry{r->handles[i].second, r->ledgers[i]});
+        for (const account& a : r->owned_accounts) add_account_record(st, a);
+        for (const transfer_record& rec : r->owned_transfers) add_record(st, rec);
+        for (const auto& [id, code] : r->owned_failures) st.failed.insert(id, code);
       },
       [self](tick_atom) {
         received(self);

@@ -37,6 +37,7 @@ struct shard_config {
   std::uint32_t count = 1;
   std::function<std::uint64_t()> clock;  // ns since the epoch
   std::uint32_t expiry_interval_ms = 1000;
+  journal_actor journal;  // invalid when durability is off
 };
 
 inline std::uint32_t owner_of(u128 id, std::uint32_t shard_count) {

@@ -96,6 +96,7 @@ void BM_engine(benchmark::State& state) {
   engine_config cfg;
   cfg.threads = threads;
   cfg.shards = 2;
+  cfg.durability = false;
   cfg.clock = [&now] { return now.load(std::memory_order_relaxed); };
   engine e(cfg);
   for (const auto& a : p.accounts) REMIT_ASSERT(e.create_accounts(a).get().status == engine_status::ok);
@@ -158,6 +159,7 @@ void BM_rss_per_account(benchmark::State& state) {
   const auto n = static_cast<std::uint64_t>(state.range(0));
   for (auto _ : state) {
     engine_config cfg;
+    cfg.durability = false;
     cfg.clock = [] { return start_ns; };
     engine e(cfg);
     const std::uint64_t before = rss_bytes();

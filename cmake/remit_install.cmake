@@ -7,9 +7,9 @@ install(TARGETS remit_engine remit_actors remit_embedding EXPORT remit-targets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(FILES engine/types.hpp engine/rules.hpp engine/assert.hpp engine/id_map.hpp
-              engine/reference_ledger.hpp
+              engine/reference_ledger.hpp engine/journal_format.hpp engine/crc32c.hpp
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/remit/engine)
-install(FILES actors/engine.hpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/remit/actors)
+install(FILES actors/engine.hpp actors/storage.hpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/remit/actors)
 install(EXPORT remit-targets NAMESPACE remit:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/remit)
 configure_package_config_file(cmake/remitConfig.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/remitConfig.cmake

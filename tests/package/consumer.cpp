@@ -1,12 +1,18 @@
 // Embeds remit from the installed package: two accounts, one transfer, a lookup. Exits 0
 // only if the money moved.
 #include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 #include "actors/engine.hpp"
 
 int main() {
-  remit::engine e;
+  // A fresh data directory: the engine is durable by default and recovers what it finds.
+  char dir[] = "/tmp/remit-consumer-XXXXXX";
+  if (mkdtemp(dir) == nullptr) return 2;
+  remit::engine_config cfg;
+  cfg.data_dir = dir;
+  remit::engine e(cfg);
   std::vector<remit::account> accounts(2, remit::account{});
   for (int i = 0; i < 2; ++i) {
     accounts[i].id = static_cast<remit::u128>(i + 1);

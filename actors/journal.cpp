@@ -1,0 +1,205 @@
+#include "actors/journal.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <deque>
+
+#include "engine/assert.hpp"
+
+namespace remit::actors {
+
+journal_writer::journal_writer(journal_config cfg)
+    : cfg_(std::move(cfg)), files_(cfg_.dir, cfg_.faults) {}
+
+journal_writer::~journal_writer() { stop(); }
+
+bool journal_writer::start(std::string& why) {
+  file_first_lsn_ = cfg_.next_lsn;
+  if (!files_.open_new(cfg_.next_lsn, why)) return false;
+  thread_ = std::thread([this] { run(); });
+  return true;
+}
+
+void journal_writer::submit(std::vector<std::byte>&& group, std::uint64_t first_lsn,
+                            std::uint64_t last_lsn, std::uint64_t records) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  REMIT_ASSERT(!has_job_);
+  job_ = std::move(group);
+  job_first_ = first_lsn;
+  job_last_ = last_lsn;
+  job_records_ = records;
+  has_job_ = true;
+  cv_.notify_one();
+}
+
+void journal_writer::run() {
+  std::vector<std::byte> group;
+  for (;;) {
+    std::uint64_t first = 0, last = 0, records = 0;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      cv_.wait(lock, [&] { return has_job_ || stopping_; });
+      if (!has_job_) return;
+      group.swap(job_);
+      first = job_first_;
+      last = job_last_;
+      records = job_records_;
+    }
+    std::string why;
+    bool ok = files_.append(group, why);
+    const auto t0 = std::chrono::steady_clock::now();
+    ok = ok && files_.sync(why);
+    const auto t1 = std::chrono::steady_clock::now();
+    if (ok) {
+      counters_.groups.fetch_add(1);
+      counters_.records.fetch_add(records);
+      counters_.bytes.fetch_add(group.size());
+      counters_.sync_ns_total.fetch_add(static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()));
+      records_in_file_ += records;
+      if (files_.current_size() >= cfg_.file_size_max ||
+          records_in_file_ >= cfg_.snapshot_every_records) {
+        // Roll: later groups go to a new file; everything before it can be snapshotted.
+        ok = files_.open_new(last + 1, why);
+        if (ok) {
+          records_in_file_ = 0;
+          file_first_lsn_ = last + 1;
+          maybe_snapshot(last + 1);
+        }
+      }
+    }
+    if (!ok) std::fprintf(stderr, "remit: journal: %s; the engine stops taking writes\n", why.c_str());
+    (void)first;
+    group.clear();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      has_job_ = false;
+      job_.swap(group);  // give the buffer back for reuse
+      job_.clear();
+    }
+    anon_send_to(actor_, durable_atom::value, last, ok);
+  }
+}
+
+void journal_writer::maybe_snapshot(std::uint64_t boundary) {
+  if (snapshot_running_.exchange(true)) return;  // one at a time; the next roll catches up
+  if (snapshot_thread_.joinable()) snapshot_thread_.join();
+  snapshot_thread_ = std::thread([this, boundary] {
+    std::string why;
+    std::uint64_t lsn = 0;
+    if (storage::build_snapshot(cfg_.dir, boundary, lsn, why)) {
+      counters_.snapshots.fetch_add(1);
+    } else {
+      std::fprintf(stderr, "remit: snapshot failed: %s (the journal keeps every file)\n",
+                   why.c_str());
+    }
+    snapshot_running_.store(false);
+  });
+}
+
+void journal_writer::stop() {
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+  if (snapshot_thread_.joinable()) snapshot_thread_.join();
+}
+
+bool journal_writer::final_snapshot(std::string& why) {
+  std::uint64_t lsn = 0;
+  // Everything written so far: no file is being written any more.
+  return storage::build_snapshot(cfg_.dir, UINT64_MAX, lsn, why);
+}
+
+// ---------------------------------------------------------------------------------------
+
+namespace {
+
+struct journal_state {
+  journal_writer* writer = nullptr;
+  std::uint64_t next_lsn = 1;
+  std::uint64_t durable_lsn = 0;
+  std::vector<std::byte> buffer;
+  std::uint64_t group_first = 0;
+  std::uint64_t group_records = 0;
+  bool busy = false;
+  bool failed = false;
+  struct waiter {
+    std::uint64_t lsn;
+    shard_actor driver;
+    std::uint64_t job;
+  };
+  std::deque<waiter> waiting;
+};
+
+using journal_pointer = journal_actor::stateful_pointer<journal_state>;
+
+void hand_off(journal_pointer self) {
+  auto& st = self->state;
+  if (st.busy || st.buffer.empty() || st.failed) return;
+  st.busy = true;
+  st.writer->submit(std::move(st.buffer), st.group_first, st.next_lsn - 1, st.group_records);
+  st.buffer = {};
+  st.group_first = 0;
+  st.group_records = 0;
+}
+
+journal_actor::behavior_type journal_behavior(journal_pointer self, journal_writer* writer,
+                                              std::uint64_t next_lsn) {
+  self->state.writer = writer;
+  self->state.next_lsn = next_lsn;
+  self->state.durable_lsn = next_lsn - 1;
+  return {
+      [self](append_atom, const journal_batch_ptr& b) {
+        received(self);
+        auto& st = self->state;
+        if (st.failed) return;
+        for (const auto& part : b->parts) {
+          if (st.buffer.empty()) st.group_first = st.next_lsn;
+          journal::append_record(st.buffer, part.type, st.next_lsn, st.group_first, part.payload);
+          ++st.next_lsn;
+          ++st.group_records;
+        }
+        hand_off(self);
+      },
+      [self](sync_atom, const shard_actor& driver, std::uint64_t job) {
+        received(self);
+        auto& st = self->state;
+        const std::uint64_t target = st.next_lsn - 1;
+        if (st.failed) return send_to(self, driver, synced_atom::value, job, false);
+        if (target <= st.durable_lsn) return send_to(self, driver, synced_atom::value, job, true);
+        st.waiting.push_back({target, driver, job});
+      },
+      [self](durable_atom, std::uint64_t lsn, bool ok) {
+        received(self);
+        auto& st = self->state;
+        st.busy = false;
+        if (!ok) {
+          st.failed = true;
+          st.buffer.clear();
+          for (const auto& w : st.waiting) send_to(self, w.driver, synced_atom::value, w.job, false);
+          st.waiting.clear();
+          return;
+        }
+        st.durable_lsn = lsn;
+        while (!st.waiting.empty() && st.waiting.front().lsn <= lsn) {
+          const auto& w = st.waiting.front();
+          send_to(self, w.driver, synced_atom::value, w.job, true);
+          st.waiting.pop_front();
+        }
+        hand_off(self);
+      },
+  };
+}
+
+}  // namespace
+
+journal_actor spawn_journal(caf::actor_system& sys, journal_writer& writer,
+                            std::uint64_t next_lsn) {
+  return sys.spawn(journal_behavior, &writer, next_lsn);
+}
+
+}  // namespace remit::actors

@@ -1,0 +1,294 @@
+#include "actors/storage.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/assert.hpp"
+
+namespace remit::storage {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string errno_text(const char* what, const std::string& path) {
+  return std::string(what) + " " + path + ": " + std::strerror(errno);
+}
+
+bool fsync_dir(const std::string& dir, std::string& why) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    why = errno_text("open directory", dir);
+    return false;
+  }
+  const bool ok = ::fsync(fd) == 0;
+  if (!ok) why = errno_text("fsync directory", dir);
+  ::close(fd);
+  return ok;
+}
+
+bool write_all(int fd, const std::byte* p, std::size_t n) {
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+
+journal_files::journal_files(std::string dir, std::shared_ptr<storage_faults> faults)
+    : dir_(std::move(dir)), faults_(std::move(faults)) {}
+
+journal_files::~journal_files() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool journal_files::open_new(std::uint64_t first_lsn, std::string& why) {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  const std::string path = dir_ + "/" + journal::journal_file_name(first_lsn);
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) {
+    why = errno_text("create", path);
+    return false;
+  }
+  size_ = 0;
+  return fsync_dir(dir_, why);
+}
+
+bool journal_files::append(std::span<const std::byte> data, std::string& why) {
+  REMIT_ASSERT(fd_ >= 0);
+  if (faults_ && faults_->fail_write.load()) {
+    why = "write failed (injected)";
+    return false;
+  }
+  if (!write_all(fd_, data.data(), data.size())) {
+    why = errno_text("write", dir_);
+    return false;
+  }
+  size_ += data.size();
+  return true;
+}
+
+bool journal_files::sync(std::string& why) {
+  REMIT_ASSERT(fd_ >= 0);
+  if (faults_ && faults_->fail_sync.load()) {
+    why = "fdatasync failed (injected)";
+    return false;
+  }
+  if (::fdatasync(fd_) != 0) {
+    why = errno_text("fdatasync", dir_);
+    return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------
+
+bool read_file(const std::string& path, std::vector<std::byte>& out, std::string& why) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    why = errno_text("open", path);
+    return false;
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    why = errno_text("stat", path);
+    ::close(fd);
+    return false;
+  }
+  out.resize(static_cast<std::size_t>(st.st_size));
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t r = ::read(fd, out.data() + done, out.size() - done);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      why = errno_text("read", path);
+      ::close(fd);
+      return false;
+    }
+    done += static_cast<std::size_t>(r);
+  }
+  ::close(fd);
+  return true;
+}
+
+bool write_file_atomically(const std::string& dir, const std::string& name,
+                           std::span<const std::byte> data, std::string& why) {
+  const std::string tmp = dir + "/." + name + ".tmp";
+  const std::string path = dir + "/" + name;
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    why = errno_text("create", tmp);
+    return false;
+  }
+  const bool ok = write_all(fd, data.data(), data.size()) && ::fsync(fd) == 0;
+  if (!ok) why = errno_text("write", tmp);
+  ::close(fd);
+  if (!ok) return false;
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    why = errno_text("rename", tmp);
+    return false;
+  }
+  return fsync_dir(dir, why);
+}
+
+bool list_dir(const std::string& dir, listing& out, std::string& why) {
+  out = listing{};
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    std::uint64_t n = 0;
+    if (journal::parse_journal_file_name(name, n)) out.journals.emplace_back(n, name);
+    if (journal::parse_snapshot_file_name(name, n)) out.snapshots.emplace_back(n, name);
+  }
+  if (ec) {
+    why = "list " + dir + ": " + ec.message();
+    return false;
+  }
+  std::sort(out.journals.begin(), out.journals.end());
+  std::sort(out.snapshots.begin(), out.snapshots.end());
+  return true;
+}
+
+namespace {
+
+// Loads the newest snapshot (if any) into `out`.
+bool load_snapshot(const std::string& dir, const listing& l, reference_ledger& out,
+                   recovery_report& report, std::string& why) {
+  out = reference_ledger{};
+  if (l.snapshots.empty()) return true;
+  const auto& [lsn, name] = l.snapshots.back();
+  std::vector<std::byte> data;
+  if (!read_file(dir + "/" + name, data, why)) return false;
+  std::uint64_t snap_lsn = 0;
+  if (!out.read_snapshot(data, snap_lsn, why)) {
+    why = dir + "/" + name + ": " + why;
+    return false;
+  }
+  if (snap_lsn != lsn) {
+    why = dir + "/" + name + ": holds LSN " + std::to_string(snap_lsn);
+    return false;
+  }
+  report.snapshot = name;
+  report.snapshot_lsn = lsn;
+  report.last_lsn = lsn;
+  return true;
+}
+
+// Replays the journal files after the snapshot. `last_file` limits which files are read
+// (those starting before it); `cut_torn_tail` truncates a torn last file.
+bool replay_files(const std::string& dir, const listing& l, std::uint64_t first_lsn_not_covered,
+                  bool cut_torn_tail, reference_ledger& out, recovery_report& report,
+                  std::string& why) {
+  std::vector<std::byte> data;
+  std::vector<std::pair<std::uint64_t, std::string>> files;
+  for (const auto& f : l.journals)
+    if (f.first < first_lsn_not_covered) files.push_back(f);
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const auto& [first, name] = files[i];
+    const std::string path = dir + "/" + name;
+    // A file wholly before the snapshot: the next file starts at or before the snapshot.
+    if (i + 1 < files.size() && files[i + 1].first <= report.snapshot_lsn + 1) continue;
+    if (!read_file(path, data, why)) return false;
+    ++report.files;
+    const std::uint64_t expected = report.last_lsn == 0 ? first : 0;
+    const journal::scan_result r =
+        journal::scan(data, expected, [&](const journal::record_view& v) {
+          if (v.header.lsn <= report.last_lsn) return;  // covered by the snapshot
+          out.replay(v);
+          ++report.records;
+        });
+    if (r.records > 0 && r.first_lsn != first) {
+      why = path + ": its first record has LSN " + std::to_string(r.first_lsn);
+      return false;
+    }
+    if (r.records > 0) {
+      if (report.last_lsn != 0 && r.first_lsn > report.last_lsn + 1) {
+        why = path + ": LSNs " + std::to_string(report.last_lsn + 1) + " to " +
+              std::to_string(r.first_lsn - 1) + " are missing";
+        return false;
+      }
+      report.last_lsn = std::max(report.last_lsn, r.last_lsn);
+    }
+    if (r.how == journal::scan_result::end::corrupt ||
+        (r.how == journal::scan_result::end::torn_tail && i + 1 < files.size())) {
+      why = path + ": damaged record at offset " + std::to_string(r.bad_offset) + " (" + r.why +
+            ")";
+      return false;
+    }
+    if (r.how == journal::scan_result::end::torn_tail) {
+      report.torn_bytes = data.size() - r.valid_bytes;
+      report.torn_file = name;
+      if (cut_torn_tail && ::truncate(path.c_str(), static_cast<off_t>(r.valid_bytes)) != 0) {
+        why = errno_text("truncate", path);
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool recover(const std::string& dir, reference_ledger& out, recovery_report& report,
+             std::string& why) {
+  const auto start = std::chrono::steady_clock::now();
+  report = recovery_report{};
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    why = "create " + dir + ": " + ec.message();
+    return false;
+  }
+  listing l;
+  if (!list_dir(dir, l, why)) return false;
+  if (!load_snapshot(dir, l, out, report, why)) return false;
+  if (!replay_files(dir, l, UINT64_MAX, true, out, report, why)) return false;
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return true;
+}
+
+bool build_snapshot(const std::string& dir, std::uint64_t first_lsn_not_covered,
+                    std::uint64_t& lsn, std::string& why) {
+  listing l;
+  if (!list_dir(dir, l, why)) return false;
+  reference_ledger state;
+  recovery_report report;
+  if (!load_snapshot(dir, l, state, report, why)) return false;
+  if (!replay_files(dir, l, first_lsn_not_covered, false, state, report, why)) return false;
+  if (report.torn_bytes != 0) {
+    why = "a closed journal file has a torn tail";
+    return false;
+  }
+  lsn = report.last_lsn;
+  if (lsn == report.snapshot_lsn && !l.snapshots.empty()) return true;  // nothing new
+  std::vector<std::byte> data;
+  state.write_snapshot(data, lsn);
+  if (!write_file_atomically(dir, journal::snapshot_file_name(lsn), data, why)) return false;
+  // The new snapshot covers every file read and every older snapshot.
+  for (const auto& [first, name] : l.journals)
+    if (first < first_lsn_not_covered) ::unlink((dir + "/" + name).c_str());
+  for (const auto& [snap, name] : l.snapshots)
+    if (snap < lsn) ::unlink((dir + "/" + name).c_str());
+  return fsync_dir(dir, why);
+}
+
+}  // namespace remit::storage

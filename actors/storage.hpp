@@ -1,0 +1,93 @@
+// The data directory: journal files, snapshots, recovery. Blocking file I/O; it runs on the
+// journal's writer and snapshot threads and at start-up, never on the scheduler's workers.
+//
+// Layout of a data directory:
+//   journal-<first LSN>.rmj   records (engine/journal_format.hpp), one file per range of LSNs
+//   snapshot-<LSN>.rms        the whole state after the decision with that LSN, no holds
+//
+// Durability of files: a journal write is followed by fdatasync before anything it holds is
+// acknowledged; a new file's directory entry is made durable (fsync of the directory) before
+// its first acknowledgement; a snapshot is written to a temporary file, fsynced, renamed,
+// and the directory fsynced.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/reference_ledger.hpp"
+
+namespace remit {
+
+// Failures to inject, for tests: the next write or fdatasync fails with EIO.
+struct storage_faults {
+  std::atomic<bool> fail_write{false};
+  std::atomic<bool> fail_sync{false};
+};
+
+namespace storage {
+
+// Appends to journal files, rolling to a new file on request.
+class journal_files {
+ public:
+  journal_files(std::string dir, std::shared_ptr<storage_faults> faults);
+  ~journal_files();
+  journal_files(const journal_files&) = delete;
+  journal_files& operator=(const journal_files&) = delete;
+
+  // Starts journal-<first_lsn>.rmj (closing the current file) and makes its name durable.
+  bool open_new(std::uint64_t first_lsn, std::string& why);
+  bool append(std::span<const std::byte> data, std::string& why);
+  bool sync(std::string& why);
+  std::uint64_t current_size() const { return size_; }
+
+ private:
+  std::string dir_;
+  std::shared_ptr<storage_faults> faults_;
+  int fd_ = -1;
+  std::uint64_t size_ = 0;
+};
+
+struct recovery_report {
+  std::string snapshot;            // file loaded, or empty
+  std::uint64_t snapshot_lsn = 0;
+  std::uint64_t records = 0;       // replayed after the snapshot
+  std::uint64_t last_lsn = 0;      // of the last decision in the state
+  std::uint64_t files = 0;
+  std::uint64_t torn_bytes = 0;    // cut from the tail
+  std::string torn_file;
+  double seconds = 0;
+};
+
+// Loads the newest snapshot and replays every later record into `out`. A torn tail of the
+// last file is cut off (the file is truncated to its valid prefix). Returns false with `why`
+// naming the file and offset on damage before the tail, or on a gap in the LSNs.
+bool recover(const std::string& dir, reference_ledger& out, recovery_report& report,
+             std::string& why);
+
+// Builds snapshot-<L>.rms from the newest snapshot and every journal file that starts at or
+// before `first_lsn_not_covered` - 1 (the files before the one being written), then removes
+// the files and the older snapshots it covers. L is the last LSN of those files. Returns
+// false with `why` on any failure (nothing is removed then).
+bool build_snapshot(const std::string& dir, std::uint64_t first_lsn_not_covered,
+                    std::uint64_t& lsn, std::string& why);
+
+// Writes `data` as `name` in `dir` atomically: temporary file, fsync, rename, fsync of dir.
+bool write_file_atomically(const std::string& dir, const std::string& name,
+                           std::span<const std::byte> data, std::string& why);
+
+// The whole contents of a file.
+bool read_file(const std::string& path, std::vector<std::byte>& out, std::string& why);
+
+// Journal and snapshot files of a directory, sorted by LSN.
+struct listing {
+  std::vector<std::pair<std::uint64_t, std::string>> journals;   // first LSN, name
+  std::vector<std::pair<std::uint64_t, std::string>> snapshots;  // LSN, name
+};
+bool list_dir(const std::string& dir, listing& out, std::string& why);
+
+}  // namespace storage
+}  // namespace remit
