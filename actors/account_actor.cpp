@@ -9,6 +9,7 @@ namespace remit::actors {
 namespace {
 
 struct reservation {
+  cell_ptr cell;  // where the driver publishes the decision
   std::uint64_t key = 0;
   std::uint64_t chain = 0;
   std::uint64_t timestamp = 0;
@@ -92,7 +93,8 @@ struct account_actor_state {
     }
 
     leg_reply out;
-    reservation r{e.key, e.chain, e.timestamp, e.amount, e.pending_amount, e.kind, e.debit};
+    reservation r{cell_ptr{e.cell}, e.key, e.chain, e.timestamp, e.amount, e.pending_amount, e.kind,
+                  e.debit};
     if (e.kind == transfer_kind::plain || e.kind == transfer_kind::pending) {
       u128 amount = e.amount;
       create_transfer_result code = create_transfer_result::ok;
@@ -116,25 +118,31 @@ struct account_actor_state {
       out = leg_reply{code, e.amount};
     }
     if (out.code == create_transfer_result::ok) {
-      inflight.push_back(r);
       add_hold(r);
+      inflight.push_back(std::move(r));
     }
     return out;
   }
 
-  void decide(const wave_entry& e) {
-    for (auto it = inflight.begin(); it != inflight.end(); ++it) {
-      if (it->key != e.key) continue;
-      const reservation r = *it;
-      inflight.erase(it);
-      drop_hold(r);
-      if (e.op == entry_op::commit) {
-        REMIT_ASSERT(e.amount <= r.amount || r.kind == transfer_kind::void_);
-        apply(s, r, e.amount);
+  // Applies every published decision, in reservation order.
+  void settle() {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < inflight.size(); ++i) {
+      reservation& r = inflight[i];
+      const decision_cell& d = *r.cell;
+      const auto state = static_cast<decision>(d.state.load(std::memory_order_acquire));
+      if (state == decision::undecided) {
+        if (kept != i) inflight[kept] = std::move(r);
+        ++kept;
+        continue;
       }
-      return;
+      drop_hold(r);
+      if (state == decision::commit) {
+        REMIT_ASSERT(d.amount <= r.amount || r.kind == transfer_kind::void_);
+        apply(s, r, d.amount);
+      }
     }
-    REMIT_ASSERT(!"decision for an unknown reservation");
+    inflight.resize(kept);
   }
 };
 
@@ -146,16 +154,13 @@ account_actor::behavior_type account_behavior(account_pointer self, account_stat
       [self](step_atom, const wave_ptr& w, std::uint32_t group) {
         received(self);
         auto& st = self->state;
+        st.settle();
         const wave_group& g = w->groups[group];
         for (std::uint32_t i = g.begin; i < g.end; ++i) {
           const wave_entry& e = w->entries[i];
           switch (e.op) {
             case entry_op::reserve:
               w->replies[e.slot] = st.reserve(e);
-              break;
-            case entry_op::commit:
-            case entry_op::abort:
-              st.decide(e);
               break;
             case entry_op::release:
               if (e.debit) {

@@ -209,12 +209,14 @@ void engine::submit(actors::request_op op, std::size_t events, bool stamps, Fill
     reply.transfers = std::move(r.transfers_out);
     reply.stats = r.stats_out;
     if (reply.status == engine_status::storage_failed) storage_failed_.store(true);
-    cb(std::move(reply));
+    // The slot is free before the caller hears back, so a caller that sends again at once
+    // is not refused. Shutdown may go on meanwhile: the actor system waits for this handler.
     inflight_events_.fetch_sub(n_events);
     if (inflight_requests_.fetch_sub(1) == 1 && stopping_.load()) {
       std::lock_guard<std::mutex> lock(mutex_);
       idle_.notify_all();
     }
+    cb(std::move(reply));
   };
   // A single transfer goes to the owner of its id, which then claims it without a message
   // to another shard; anything else is spread round robin.

@@ -13,7 +13,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <functional>
+#include <memory>
 #include <type_traits>
 #include <vector>
 
@@ -129,12 +131,23 @@ using journal_actor = caf::typed_actor<
 // What an account is asked to do with one entry of a wave.
 enum class entry_op : std::uint8_t {
   reserve,       // check a leg against committed state and holds; hold it if it passes
-  commit,        // make a reservation's effect real with the decided amount
-  abort,         // drop a reservation
   release,       // an expired pending transfer: move its amount out of pending
   lookup,        // copy the account into a slot
   set_controls,  // replace the account's controls
 };
+
+// The decision on one reservation. The driver creates one cell per leg; the account keeps
+// a reference while it holds the reservation and applies the decision first thing on its
+// next activation (settle). A request sent after the answer reaches the account after the
+// publication, so it always sees the effect. This replaces a commit message per leg: the
+// driver writes `amount`, then stores `state` with release; the account loads it with
+// acquire. A cell is small, so an account that is not activated again pins 48 bytes.
+enum class decision : std::uint8_t { undecided = 0, commit = 1, abort = 2 };
+struct decision_cell : caf::ref_counted {
+  std::atomic<std::uint8_t> state{0};
+  u128 amount = 0;
+};
+using cell_ptr = caf::intrusive_ptr<decision_cell>;
 
 struct wave_entry {
   entry_op op = entry_op::reserve;
@@ -148,6 +161,7 @@ struct wave_entry {
   std::uint64_t timestamp = 0;
   u128 amount = 0;          // reserve: requested; commit: decided; release: pending amount
   u128 pending_amount = 0;  // post and void: the pending transfer's amount
+  decision_cell* cell = nullptr;  // reserve: where the decision will be published
 };
 
 struct leg_reply {
@@ -286,8 +300,10 @@ struct journal_batch : caf::ref_counted {
     if (parts.empty() || parts.back().type != type ||
         parts.back().payload.size() + sizeof(T) > journal::record_payload_max)
       parts.push_back(part{type, {}});
-    const auto* p = reinterpret_cast<const std::byte*>(&entry);
-    parts.back().payload.insert(parts.back().payload.end(), p, p + sizeof(T));
+    auto& payload = parts.back().payload;
+    const std::size_t at = payload.size();
+    payload.resize(at + sizeof(T));
+    std::memcpy(payload.data() + at, &entry, sizeof(T));
   }
   bool empty() const { return parts.empty(); }
 };

@@ -75,7 +75,6 @@ struct shard_state {
 
   // Driver side.
   std::vector<wave_ptr> wave_pool;  // waves whose round is over, for reuse
-  std::uint64_t next_job = 1;
   std::uint64_t next_unique = 1;
   std::unordered_map<std::uint64_t, std::unique_ptr<job>> jobs;
 
@@ -91,7 +90,7 @@ struct shard_state {
 // Waves
 
 // Collects the entries of one round and sends one message per account. Entries keep their
-// order within an account, so decisions added before reservations are applied first.
+// order within an account.
 class wave_builder {
  public:
   std::uint32_t add_reply_slot() { return reply_slots_++; }
@@ -341,7 +340,7 @@ class transfer_batch final : public job {
   };
   struct leg {
     u128 account_id = 0;
-    account_actor handle;
+    cell_ptr cell;  // where its decision is published
     std::uint64_t key = 0;
     std::uint32_t slot = 0;
     bool debit = false;
@@ -437,8 +436,9 @@ class transfer_batch final : public job {
       ready_.pop_front();
       advance(u);
     }
-    // The round's decisions reach the journal before their commits reach the accounts.
+    // The round's decisions reach the journal before the accounts can see them.
     journal_append(records_);
+    publish();
     if (next_.awaits_replies()) {
       current_ = next_.send(self_, id_);
       return;
@@ -456,7 +456,8 @@ class transfer_batch final : public job {
                 bool balancing, u128 amount, u128 pending_amount) {
     const transfer& t = req_->transfers[e];
     leg& l = un.legs[un.leg_count++];
-    l = leg{account_id, acct.handle, self_->state.unique(), next_.add_reply_slot(), debit, 0};
+    l = leg{account_id, caf::make_counted<decision_cell>(), self_->state.unique(),
+            next_.add_reply_slot(), debit, 0};
     wave_entry w;
     w.op = entry_op::reserve;
     w.kind = kind_of(t);
@@ -468,6 +469,7 @@ class transfer_batch final : public job {
     w.timestamp = req_->timestamp_base + e;
     w.amount = amount;
     w.pending_amount = pending_amount;
+    w.cell = l.cell.get();
     next_.add(account_id, acct.handle, w);
   }
 
@@ -614,7 +616,7 @@ class transfer_batch final : public job {
       un.step += 1;
       return advance(u);
     }
-    decide(un, entry_op::commit);
+    decide(un, decision::commit);
     for (std::uint32_t i = un.first; i <= un.last; ++i) {
       const transfer_record& rec = tkeys_[claims_.index_of(req_->transfers[i].id)].rec;
       journal::committed_transfer c{};
@@ -627,20 +629,25 @@ class transfer_batch final : public job {
     complete(u);
   }
 
-  void decide(unit& un, entry_op op) {
-    for (const leg& l : un.held) {
-      wave_entry w;
-      w.op = op;
-      w.key = l.key;
-      w.amount = l.amount;
-      next_.add(l.account_id, l.handle, w);
+  // Queues the decision on every reservation the unit holds; they are published at the
+  // end of the round, after the round's records went to the journal.
+  void decide(unit& un, decision d) {
+    for (leg& l : un.held) {
+      l.cell->amount = l.amount;
+      to_publish_.emplace_back(std::move(l.cell), d);
     }
     un.held.clear();
   }
 
+  void publish() {
+    for (const auto& [cell, d] : to_publish_)
+      cell->state.store(static_cast<std::uint8_t>(d), std::memory_order_release);
+    to_publish_.clear();
+  }
+
   void fail(std::uint32_t u, std::uint32_t e, ctr code) {
     unit& un = units_[u];
-    decide(un, entry_op::abort);
+    decide(un, decision::abort);
     for (auto it = un.undo.rbegin(); it != un.undo.rend(); ++it) tkeys_[it->first] = it->second;
     un.undo.clear();
     if (un.chain != 0) {
@@ -689,6 +696,7 @@ class transfer_batch final : public job {
   std::deque<std::uint32_t> ready_;
   std::vector<std::uint32_t> in_flight_;
   std::size_t done_ = 0;
+  std::vector<std::pair<cell_ptr, decision>> to_publish_;
   wave_builder next_;
   wave_ptr current_;
 };
@@ -1172,7 +1180,8 @@ shard_actor::behavior_type shard_behavior(shard_pointer self, shard_config cfg) 
       [self](request_atom, const request_ptr& req) {
         received(self);
         auto& st = self->state;
-        const std::uint64_t id = st.next_job++;
+        // Job ids are unique across shards: claims name their batch by it.
+        const std::uint64_t id = st.unique();
         std::unique_ptr<job> j;
         switch (req->op) {
           case request_op::create_transfers:

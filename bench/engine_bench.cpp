@@ -10,6 +10,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <future>
 #include <fstream>
 #include <mutex>
 #include <span>
@@ -19,6 +22,7 @@
 #include <unistd.h>
 
 #include "actors/engine.hpp"
+#include "actors/storage.hpp"
 #include "engine/assert.hpp"
 #include "engine/reference_ledger.hpp"
 #include "tools/workload.hpp"
@@ -87,16 +91,23 @@ std::uint32_t inflight_for(std::uint32_t batch) {
   return 512;
 }
 
-void BM_engine(benchmark::State& state) {
-  const auto d = static_cast<workload::distribution>(state.range(0));
-  const auto batch = static_cast<std::uint32_t>(state.range(1));
-  const auto threads = static_cast<std::uint32_t>(state.range(2));
+std::string fresh_dir() {
+  char dir[] = "/tmp/remit-bench-XXXXXX";
+  REMIT_ASSERT(mkdtemp(dir) != nullptr);
+  return dir;
+}
+
+void run_engine(benchmark::State& state, workload::distribution d, std::uint32_t batch,
+                std::uint32_t threads, bool durable) {
   const prepared p = prepare(d, batch);
   std::atomic<std::uint64_t> now{start_ns};
   engine_config cfg;
   cfg.threads = threads;
   cfg.shards = 2;
-  cfg.durability = false;
+  cfg.durability = durable;
+  cfg.snapshot_at_shutdown = false;
+  const std::string dir = durable ? fresh_dir() : std::string();
+  cfg.data_dir = dir;
   cfg.clock = [&now] { return now.load(std::memory_order_relaxed); };
   engine e(cfg);
   for (const auto& a : p.accounts) REMIT_ASSERT(e.create_accounts(a).get().status == engine_status::ok);
@@ -125,6 +136,69 @@ void BM_engine(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(events));
   state.counters["ok_fraction"] = events ? static_cast<double>(ok) / static_cast<double>(events) : 0;
+  if (durable) {
+    const auto j = e.journal_stats();
+    state.counters["groups_per_s"] = benchmark::Counter(static_cast<double>(j.groups),
+                                                        benchmark::Counter::kIsRate);
+    state.counters["records_per_group"] =
+        j.groups ? static_cast<double>(j.records) / static_cast<double>(j.groups) : 0;
+    state.counters["fdatasync_us"] =
+        j.groups ? static_cast<double>(j.sync_ns_total) / 1e3 / static_cast<double>(j.groups) : 0;
+  }
+  e.shutdown();
+  if (durable) std::filesystem::remove_all(dir);
+}
+
+void BM_engine(benchmark::State& state) {
+  run_engine(state, static_cast<workload::distribution>(state.range(0)),
+             static_cast<std::uint32_t>(state.range(1)), static_cast<std::uint32_t>(state.range(2)),
+             false);
+}
+
+// The same load with the journal on, for the durable/non-durable ratio.
+void BM_engine_durable(benchmark::State& state) {
+  run_engine(state, static_cast<workload::distribution>(state.range(0)),
+             static_cast<std::uint32_t>(state.range(1)), static_cast<std::uint32_t>(state.range(2)),
+             true);
+}
+
+// Recovery time: a data directory with `n` journaled transfers, recovered into memory.
+void BM_recovery(benchmark::State& state) {
+  const std::string dir = fresh_dir();
+  std::uint64_t records = 0;
+  {
+    const prepared p = prepare(workload::distribution::uniform, batch_events_max);
+    engine_config cfg;
+    cfg.data_dir = dir;
+    cfg.snapshot_at_shutdown = false;
+    cfg.snapshot_every_records = UINT64_MAX;
+    cfg.journal_file_size_max = UINT64_MAX;
+    engine e(cfg);
+    for (const auto& a : p.accounts) REMIT_ASSERT(e.create_accounts(a).get().status == engine_status::ok);
+    for (const auto& f : p.funding) REMIT_ASSERT(e.create_transfers(f).get().status == engine_status::ok);
+    std::vector<std::future<engine_reply>> inflight;
+    for (const auto& b : p.load) {
+      inflight.push_back(e.create_transfers(b));
+      if (inflight.size() == 4) {
+        for (auto& f : inflight) REMIT_ASSERT(f.get().status == engine_status::ok);
+        inflight.clear();
+      }
+    }
+    for (auto& f : inflight) REMIT_ASSERT(f.get().status == engine_status::ok);
+  }
+  std::uint64_t transfers = 0;
+  for (auto _ : state) {
+    reference_ledger ledger;
+    storage::recovery_report report;
+    std::string why;
+    REMIT_ASSERT(storage::recover(dir, ledger, report, why));
+    records = report.records;
+    transfers = ledger.transfer_count();
+  }
+  state.counters["transfers"] = static_cast<double>(transfers);
+  state.counters["records"] = static_cast<double>(records);
+  state.SetItemsProcessed(static_cast<std::int64_t>(transfers));
+  std::filesystem::remove_all(dir);
 }
 
 void BM_reference(benchmark::State& state) {
@@ -201,6 +275,13 @@ BENCHMARK(BM_engine)
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
+BENCHMARK(BM_engine_durable)
+    ->ArgNames({"zipf", "batch", "threads"})
+    ->ArgsProduct({{uniform}, {1, 8190}, {2}})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_recovery)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_rss_per_account)->Arg(1'000'000)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -2,36 +2,73 @@
 // reports throughput, latency, result codes, and whether money was conserved.
 //
 //   remit-load --target reference --accounts 100000 --mix mixed --seconds 5 [--json]
+//   remit-load --target embedded --batch 1 --inflight 64 --seconds 5
+//   remit-load --target embedded --batch 1 --rate 20000 --seconds 5
 //
-// Phases: create the accounts, fund them, run the load (timed), look up every account and
-// check per ledger that debits equal credits (posted, and pending). Each batch's latency is
-// recorded once per transfer in it, so the percentiles are per transfer. With --json the
-// last line printed is one JSON object with the figures. Exit status: 0, 1 when money was
-// not conserved or the target failed, 2 for bad flags.
+// Phases: create the accounts, fund them (both before the clock starts, not measured), run
+// the load (timed), look up every account and check per ledger that debits equal credits
+// (posted, and pending). With --json the last line printed is one JSON object with the
+// figures. Exit status: 0, 1 when money was not conserved or the target failed, 2 for bad
+// flags.
 //
-// Targets sit behind `load_target`; only the in-process reference ledger exists so far. An
-// `embedded` target (the actor engine in-process) and a `HOST:PORT` target (the client
-// library over the wire) are added by implementing that interface and `make_target`.
+// The load is asynchronous. The caller thread generates batches and sends them; answers
+// come back through a callback (on the engine's worker threads for `embedded`, inline for
+// the synchronous `reference`), which records the batch's latency once per transfer in it
+// and counts the result codes. Two ways to pace it:
+//   closed loop (--inflight K): K batches outstanding at once; a batch is generated, then
+//     sent, and its latency runs from that send to its answer.
+//   open loop (--rate R): R transfers/s, batch k due at k x batch / R after the start. The
+//     next batch is generated before it is due and sent when it is due; its latency runs
+//     from when it was DUE, so a stalled target shows as latency, not as missing samples
+//     (no coordinated omission). At most open_outstanding_max batches are outstanding; a
+//     batch sent more than late_after past its due time counts as "late".
+// A batch answered `overloaded` is kept and sent again (after the next answer or
+// retry_backoff, whichever comes first), keeping its due time; every such answer is
+// counted, none is dropped.
+//
+// Targets sit behind `load_target`: `reference` (the serial reference ledger in this
+// process) and `embedded` (the actor engine, remit::engine, in this process; --shards,
+// --threads, --durability and --data-dir go to its engine_config). With --durability on the
+// engine journals to --data-dir, which must be missing or empty (the workload's ids start
+// at 1, a recovered ledger would answer `exists`); without --data-dir a fresh temporary
+// directory is used and removed afterwards. A `HOST:PORT` target (the client library over
+// the wire) comes with the server.
+#include <stdlib.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <deque>
 #include <exception>
+#include <filesystem>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/engine.hpp"
 #include "engine/reference_ledger.hpp"
 #include "engine/types.hpp"
 #include "tools/histogram.hpp"
@@ -39,8 +76,23 @@
 
 namespace remit::load {
 
-// What a target call returns: done, or why the target could not answer (then the results
-// are unspecified and the run stops).
+using steady = std::chrono::steady_clock;
+using time_point = steady::time_point;
+
+// Open loop: at most this many batches outstanding (sent and not answered, or refused and
+// waiting to go again); past it the sender waits and its sends come late.
+inline constexpr std::size_t open_outstanding_max = 1024;
+// Open loop: a batch sent more than this after its due time counts as late.
+inline constexpr auto late_after = std::chrono::milliseconds(1);
+// A batch refused as `overloaded` goes again after the next answer, or after this.
+inline constexpr auto retry_backoff = std::chrono::milliseconds(1);
+// A batch refused as `overloaded` for this long fails the run (the target is stuck).
+inline constexpr auto refused_for_max = std::chrono::seconds(10);
+// The caller thread wakes at least this often (progress line, deadlines).
+inline constexpr auto tick = std::chrono::milliseconds(100);
+
+// What a synchronous target call returns: done, or why the target could not answer (then
+// the results are unspecified and the run stops).
 class [[nodiscard]] call_status {
  public:
   static call_status done() { return call_status{}; }
@@ -57,17 +109,40 @@ class [[nodiscard]] call_status {
   std::string error_;
 };
 
-// A ledger remit-load can drive. Calls are synchronous: each returns when the target has
-// answered the whole batch. `out` has one slot per event (lookups: room for every id).
+// How the target answered one batch.
+struct batch_answer {
+  enum class kind : std::uint8_t {
+    ok,          // `results` has one result per event
+    overloaded,  // not taken: too much in flight; the batch may be sent again
+    failed,      // the target cannot answer (`error` says why); the run stops
+  };
+  kind outcome = kind::ok;
+  std::string error;
+  std::vector<result> results;
+};
+using answer_callback = std::function<void(batch_answer&&)>;
+
+// A ledger remit-load can drive. The create calls are asynchronous: each calls `done`
+// exactly once, on any thread, possibly before it returns (the reference target answers
+// inline); the events are copied before it returns. Only one thread makes calls.
 class load_target {
  public:
   virtual ~load_target() = default;
   virtual std::string_view name() const = 0;
-  virtual call_status create_accounts(std::span<const account> events, std::span<result> out) = 0;
-  virtual call_status create_transfers(std::span<const transfer> events, std::span<result> out) = 0;
-  // Found accounts in request order; `found` is how many were written.
+  virtual void create_accounts(std::span<const account> events, answer_callback done) = 0;
+  virtual void create_transfers(std::span<const transfer> events, answer_callback done) = 0;
+  // Synchronous. Found accounts in request order; `found` is how many were written.
   virtual call_status lookup_accounts(std::span<const u128> ids, std::span<account> out,
                                       std::size_t& found) = 0;
+  // Most events the target holds in flight at once, 0 for no bound.
+  virtual std::uint64_t inflight_events_max() const { return 0; }
+  // Most requests the target holds in flight at once, 0 for no bound.
+  virtual std::uint64_t inflight_requests_max() const { return 0; }
+  // The journal's figures for the report and the JSON ("journal"), read after the load;
+  // empty when the target keeps no journal.
+  virtual nlohmann::ordered_json journal_figures() const {
+    return nlohmann::ordered_json::object();
+  }
 };
 
 std::uint64_t wall_clock_ns() {
@@ -77,24 +152,28 @@ std::uint64_t wall_clock_ns() {
 }
 
 // The serial reference ledger in this process, on the wall clock, expiring pending
-// transfers about once a second like a server.
+// transfers about once a second like a server. Answers inline.
 class reference_target final : public load_target {
  public:
   std::string_view name() const override { return "reference"; }
 
-  call_status create_accounts(std::span<const account> events, std::span<result> out) override {
-    ledger_.create_accounts(events, wall_clock_ns(), out);
-    return call_status::done();
+  void create_accounts(std::span<const account> events, answer_callback done) override {
+    batch_answer a;
+    a.results.resize(events.size());
+    ledger_.create_accounts(events, wall_clock_ns(), a.results);
+    done(std::move(a));
   }
 
-  call_status create_transfers(std::span<const transfer> events, std::span<result> out) override {
+  void create_transfers(std::span<const transfer> events, answer_callback done) override {
     const std::uint64_t now = wall_clock_ns();
     if (now >= next_expire_ns_) {
       ledger_.expire(now);
       next_expire_ns_ = now + ns_per_s;
     }
-    ledger_.create_transfers(events, now, out);
-    return call_status::done();
+    batch_answer a;
+    a.results.resize(events.size());
+    ledger_.create_transfers(events, now, a.results);
+    done(std::move(a));
   }
 
   call_status lookup_accounts(std::span<const u128> ids, std::span<account> out,
@@ -108,19 +187,96 @@ class reference_target final : public load_target {
   std::uint64_t next_expire_ns_ = 0;
 };
 
-// The target named by --target, or nullptr and why not.
-std::unique_ptr<load_target> make_target(std::string_view spec, std::string& why) {
-  if (spec == "reference") return std::make_unique<reference_target>();
-  if (spec == "embedded") {
-    why =
-        "target 'embedded' (the actor engine in-process) is not built yet; use --target reference";
-  } else if (spec.find(':') != std::string_view::npos) {
-    why = "network targets (HOST:PORT) are not built yet; use --target reference";
-  } else {
-    why = "unknown target '" + std::string(spec) + "': expected reference, embedded or HOST:PORT";
+// The actor engine in this process (actors/engine.hpp).
+class embedded_target final : public load_target {
+ public:
+  explicit embedded_target(engine_config cfg) : engine_(std::move(cfg)) {}
+
+  std::string_view name() const override { return "embedded"; }
+
+  void create_accounts(std::span<const account> events, answer_callback done) override {
+    engine_.create_accounts(events, adapt(events.size(), std::move(done)));
   }
-  return nullptr;
-}
+
+  void create_transfers(std::span<const transfer> events, answer_callback done) override {
+    engine_.create_transfers(events, adapt(events.size(), std::move(done)));
+  }
+
+  call_status lookup_accounts(std::span<const u128> ids, std::span<account> out,
+                              std::size_t& found) override {
+    found = 0;
+    const time_point t0 = steady::now();
+    for (;;) {
+      engine_reply r = engine_.lookup_accounts(ids).get();
+      if (r.status == engine_status::overloaded) {
+        if (steady::now() - t0 > refused_for_max) {
+          return call_status::failed("lookup_accounts refused as overloaded for 10 s");
+        }
+        std::this_thread::sleep_for(retry_backoff);
+        continue;
+      }
+      if (r.status != engine_status::ok) {
+        return call_status::failed("the engine answered " + std::string(remit::name(r.status)));
+      }
+      if (r.accounts.size() > out.size()) {
+        return call_status::failed("the engine answered more accounts than ids asked for");
+      }
+      std::copy(r.accounts.begin(), r.accounts.end(), out.begin());
+      found = r.accounts.size();
+      return call_status::done();
+    }
+  }
+
+  std::uint64_t inflight_events_max() const override {
+    return engine_.config().inflight_events_max;
+  }
+  std::uint64_t inflight_requests_max() const override {
+    return engine_.config().inflight_requests_max;
+  }
+  nlohmann::ordered_json journal_figures() const override {
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
+    if (!engine_.config().durability) return j;
+    const engine::journal_figures f = engine_.journal_stats();
+    j["groups"] = f.groups;
+    j["records"] = f.records;
+    j["bytes"] = f.bytes;
+    const double sync_us_mean =
+        f.groups == 0 ? 0.0 : static_cast<double>(f.sync_ns_total) / 1e3 / f.groups;
+    j["fdatasync_us_mean"] = std::round(sync_us_mean * 10) / 10;
+    j["snapshots"] = f.snapshots;
+    return j;
+  }
+
+ private:
+  // The engine's answer as a batch_answer. Runs on an engine worker thread (or inline for a
+  // refusal): no more than a move.
+  static reply_callback adapt(std::size_t events, answer_callback done) {
+    return [events, done = std::move(done)](engine_reply&& r) {
+      batch_answer a;
+      switch (r.status) {
+        case engine_status::ok:
+          if (r.results.size() == events) {
+            a.results = std::move(r.results);
+          } else {
+            a.outcome = batch_answer::kind::failed;
+            a.error = "the engine answered " + std::to_string(r.results.size()) + " results for " +
+                      std::to_string(events) + " events";
+          }
+          break;
+        case engine_status::overloaded:
+          a.outcome = batch_answer::kind::overloaded;
+          break;
+        default:
+          a.outcome = batch_answer::kind::failed;
+          a.error = "the engine answered " + std::string(remit::name(r.status));
+          break;
+      }
+      done(std::move(a));
+    };
+  }
+
+  engine engine_;
+};
 
 struct options {
   std::string target = "reference";
@@ -129,33 +285,256 @@ struct options {
   std::string mix = "plain";
   std::string dist = "uniform";
   std::uint32_t batch = batch_events_max;
+  std::uint32_t inflight = 0;   // closed loop: batches outstanding; 0 when open loop
+  double rate = 0;              // open loop: transfers/s; 0 when closed loop
   std::uint64_t transfers = 0;  // 0: not given
   double seconds = 0;           // 0: not given
   std::uint64_t seed = 1;
   double bounded = 0.25;
+  // embedded only
+  std::uint32_t shards = engine_config{}.shards;
+  std::uint32_t threads = engine_config{}.threads;
+  std::string durability = "off";
+  std::string data_dir;  // empty: a fresh temporary directory when durability is on
   bool json = false;
 };
 
 inline constexpr std::uint64_t transfers_default = 1'000'000;
 inline constexpr double seconds_max = 3600;
+inline constexpr double rate_max = 1e9;
+
+// Closed-loop batches in flight when neither --inflight nor --rate is given (and during
+// setup): a few big batches keep a target busy; small ones need many.
+std::uint32_t inflight_default(std::uint32_t batch) {
+  return batch >= 1024 ? 4 : 64;
+}
+
+// The target named by --target, or nullptr and why not. `scratch`: the data directory is
+// thrown away after the run (no snapshot at shutdown).
+std::unique_ptr<load_target> make_target(const options& o, bool scratch, std::string& why) {
+  if (o.target == "reference") return std::make_unique<reference_target>();
+  if (o.target == "embedded") {
+    engine_config c;
+    c.shards = o.shards;
+    c.threads = o.threads;
+    c.durability = o.durability == "on";
+    if (!o.data_dir.empty()) c.data_dir = o.data_dir;  // set by `run` when durability is on
+    c.snapshot_at_shutdown = !scratch;
+    return std::make_unique<embedded_target>(std::move(c));
+  }
+  if (o.target.find(':') != std::string::npos) {
+    why =
+        "network targets (HOST:PORT) are not available yet (there is no server); use "
+        "--target reference or --target embedded";
+  } else {
+    why = "unknown target '" + o.target + "': expected reference, embedded or HOST:PORT";
+  }
+  return nullptr;
+}
+
+// A fresh temporary directory (under $TMPDIR, else /tmp), removed with everything in it
+// when this goes away.
+class scratch_dir {
+ public:
+  scratch_dir() = default;
+  scratch_dir(const scratch_dir&) = delete;
+  scratch_dir& operator=(const scratch_dir&) = delete;
+  ~scratch_dir() {
+    if (path_.empty()) return;
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  bool make(std::string& why) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern =
+        std::string(tmp != nullptr && *tmp != 0 ? tmp : "/tmp") + "/remit-load-XXXXXX";
+    std::vector<char> buf(pattern.begin(), pattern.end());
+    buf.push_back('\0');
+    if (mkdtemp(buf.data()) == nullptr) {
+      why = "cannot make a directory like " + pattern + ": " + std::strerror(errno);
+      return false;
+    }
+    path_ = buf.data();
+    return true;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// The batches of one phase in flight on a target: a fixed set of slots, each holding its
+// batch until it is answered, so that a batch refused as `overloaded` can go again. The
+// caller thread acquires a slot, fills it and sends it; answers arrive on any thread (or
+// inline, inside `send`). `on_ok` runs on the answering thread for each batch answered
+// with results, before its slot is free again: keep it short.
+template <class Event>
+class flight {
+ public:
+  struct slot {
+    std::vector<Event> events;
+    time_point due{};            // when the batch was meant to go out: latency runs from here
+    time_point refused_since{};  // the first of its current run of `overloaded` answers
+    bool refused = false;
+  };
+  using submit_fn = std::function<void(std::span<const Event>, answer_callback)>;
+  using ok_fn = std::function<void(const slot&, std::span<const result>, time_point answered)>;
+
+  flight(std::size_t slots, submit_fn submit, ok_fn on_ok)
+      : slots_(std::max<std::size_t>(slots, 1)),
+        submit_(std::move(submit)),
+        on_ok_(std::move(on_ok)) {
+    free_.reserve(slots_.size());
+    for (std::size_t i = slots_.size(); i-- > 0;) free_.push_back(i);
+  }
+  flight(const flight&) = delete;
+  flight& operator=(const flight&) = delete;
+  // Answers may still be on their way (after a failure): wait for them, they use `this`.
+  ~flight() {
+    std::unique_lock<std::mutex> lock(m_);
+    busy_ -= retry_.size();
+    retry_.clear();
+    cv_.wait(lock, [&] { return busy_ == 0; });
+  }
+
+  slot& at(std::size_t i) { return slots_[i]; }
+
+  // A free slot, or nullopt when none came free by `until` or the run failed. Sends refused
+  // batches again meanwhile.
+  std::optional<std::size_t> acquire(time_point until) {
+    std::unique_lock<std::mutex> lock(m_);
+    if (serve(lock, until, [&] { return !free_.empty(); }) != served::ready) return std::nullopt;
+    const std::size_t i = free_.back();
+    free_.pop_back();
+    ++busy_;
+    return i;
+  }
+  // Gives back a slot acquired and not sent.
+  void release(std::size_t i) {
+    std::lock_guard<std::mutex> lock(m_);
+    free_.push_back(i);
+    --busy_;
+    cv_.notify_all();
+  }
+  void send(std::size_t i) {
+    submit_(slots_[i].events, [this, i](batch_answer&& a) { answered(i, std::move(a)); });
+  }
+  // Waits until `until`, sending refused batches again meanwhile. False when the run failed.
+  bool wait_until(time_point until) {
+    std::unique_lock<std::mutex> lock(m_);
+    return serve(lock, until, [] { return false; }) != served::failed;
+  }
+  // Waits until every batch is answered (true), or until `until` or a failure (false).
+  bool drain(time_point until) {
+    std::unique_lock<std::mutex> lock(m_);
+    return serve(lock, until, [&] { return busy_ == 0; }) == served::ready;
+  }
+
+  std::uint64_t overloaded() const {
+    std::lock_guard<std::mutex> lock(m_);
+    return overloaded_;
+  }
+  std::string failure() const {
+    std::lock_guard<std::mutex> lock(m_);
+    return failure_;
+  }
+
+ private:
+  struct retry {
+    std::size_t slot;
+    time_point due;
+  };
+  enum class served : std::uint8_t { ready, timed_out, failed };
+
+  // With the lock held: waits for `ready()`, `until` or a failure, sending refused batches
+  // again when their backoff is over.
+  template <class Ready>
+  served serve(std::unique_lock<std::mutex>& lock, time_point until, Ready ready) {
+    for (;;) {
+      if (!failure_.empty()) return served::failed;
+      if (ready()) return served::ready;
+      const time_point now = steady::now();
+      if (!retry_.empty() && retry_.front().due <= now) {
+        const std::size_t i = retry_.front().slot;
+        retry_.pop_front();
+        if (now - slots_[i].refused_since > refused_for_max) {
+          failure_ = "a batch of " + std::to_string(slots_[i].events.size()) +
+                     " events was refused as overloaded for 10 s";
+          --busy_;
+          return served::failed;
+        }
+        lock.unlock();
+        send(i);  // may answer inline: not under the lock
+        lock.lock();
+        continue;
+      }
+      if (now >= until) return served::timed_out;
+      time_point wake = std::min(until, now + tick);
+      if (!retry_.empty()) wake = std::min(wake, retry_.front().due);
+      cv_.wait_until(lock, wake);
+    }
+  }
+
+  // An answer, on any thread. Notifies under the lock: once busy_ drops to 0 the owner may
+  // destroy `this`.
+  void answered(std::size_t i, batch_answer&& a) {
+    const time_point now = steady::now();
+    if (a.outcome == batch_answer::kind::ok) on_ok_(slots_[i], a.results, now);
+    std::lock_guard<std::mutex> lock(m_);
+    switch (a.outcome) {
+      case batch_answer::kind::ok:
+        slots_[i].refused = false;
+        free_.push_back(i);
+        --busy_;
+        // Room in the target again: the oldest refused batch need not wait out its backoff.
+        if (!retry_.empty()) retry_.front().due = std::min(retry_.front().due, now);
+        break;
+      case batch_answer::kind::overloaded:
+        ++overloaded_;
+        if (!slots_[i].refused) {
+          slots_[i].refused = true;
+          slots_[i].refused_since = now;
+        }
+        retry_.push_back({i, now + retry_backoff});
+        break;
+      case batch_answer::kind::failed:
+        if (failure_.empty()) failure_ = a.error.empty() ? "unknown error" : a.error;
+        --busy_;
+        break;
+    }
+    cv_.notify_all();
+  }
+
+  std::vector<slot> slots_;
+  submit_fn submit_;
+  ok_fn on_ok_;
+  mutable std::mutex m_;
+  std::condition_variable cv_;
+  std::vector<std::size_t> free_;
+  std::deque<retry> retry_;
+  std::size_t busy_ = 0;  // slots acquired and not free again
+  std::uint64_t overloaded_ = 0;
+  std::string failure_;
+};
 
 // A live progress line, only on a terminal, at most 4 times a second.
 class progress {
  public:
   progress() : enabled_(isatty(STDOUT_FILENO) == 1) {}
-  void update(double seconds, std::uint64_t transfers, const histogram& h) {
-    if (!enabled_ || seconds - last_s_ < 0.25) return;
+  bool due(double seconds) const { return enabled_ && seconds - last_s_ >= 0.25; }
+  void show(double seconds, std::uint64_t transfers, std::uint64_t p99_ns,
+            std::uint64_t overloaded) {
     last_s_ = seconds;
-    std::printf("\r%7.1f s  %12llu transfers  %10.0f transfers/s  p99 %9.1f us ", seconds,
-                static_cast<unsigned long long>(transfers),
+    std::printf("\r%7.1f s  %12llu transfers  %10.0f transfers/s  p99 %9.1f us  overloaded %llu ",
+                seconds, static_cast<unsigned long long>(transfers),
                 seconds > 0 ? static_cast<double>(transfers) / seconds : 0.0,
-                static_cast<double>(h.percentile(99)) / 1000.0);
+                static_cast<double>(p99_ns) / 1000.0, static_cast<unsigned long long>(overloaded));
     std::fflush(stdout);
     shown_ = true;
   }
   void clear() {
     if (!shown_) return;
-    std::printf("\r%80s\r", "");
+    std::printf("\r%100s\r", "");
     std::fflush(stdout);
     shown_ = false;
   }
@@ -167,16 +546,20 @@ class progress {
 };
 
 struct run_report {
-  std::uint64_t transfers = 0;
-  double seconds = 0;
+  std::uint64_t transfers = 0;  // answered
+  double seconds = 0;           // from the start to the last answer
   std::array<std::uint64_t, create_transfer_result_count> codes{};
   std::unique_ptr<histogram> latency = std::make_unique<histogram>();  // 37 KB: on the heap
+  std::uint64_t overloaded = 0;  // `overloaded` answers during the load (each batch retried)
+  std::uint64_t late = 0;        // open loop: batches sent more than late_after after due
+  std::uint64_t batches = 0;
   bool conserved = false;
   std::uint64_t accounts_found = 0;
+  int check_passes = 0;  // look-ups of every account until two agreed
 };
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+double seconds_since(time_point t0) {
+  return std::chrono::duration<double>(steady::now() - t0).count();
 }
 
 // x rounded to `digits` decimals, as the double nearest to that decimal (so that it prints
@@ -186,93 +569,228 @@ double round_to(double x, int digits) {
   return std::round(x * scale) / scale;
 }
 
-// Creates and funds the accounts. Prints what it did; false when the target failed.
-bool setup(load_target& target, workload::generator& gen) {
-  const auto t0 = std::chrono::steady_clock::now();
-  std::vector<account> accounts;
-  std::vector<result> results(batch_events_max);
-  std::uint64_t created = 0, refused = 0;
-  while (gen.next_account_batch(accounts)) {
-    const call_status s =
-        target.create_accounts(accounts, std::span(results).first(accounts.size()));
-    if (!s.ok()) {
-      std::fprintf(stderr, "remit-load: create_accounts failed: %s\n", s.error().c_str());
-      return false;
+// Sends every batch `next` fills, at most `window` outstanding, and waits for all the
+// answers. False (with `failure` set) when the target failed.
+template <class Event, class Next>
+bool pump(std::size_t window, Next next, typename flight<Event>::submit_fn submit,
+          typename flight<Event>::ok_fn on_ok, std::uint64_t& overloaded, std::string& failure) {
+  flight<Event> f(window, std::move(submit), std::move(on_ok));
+  for (;;) {
+    const std::optional<std::size_t> i = f.acquire(time_point::max());
+    if (!i) break;  // failed
+    if (!next(f.at(*i).events)) {
+      f.release(*i);
+      break;
     }
-    for (std::size_t i = 0; i < accounts.size(); ++i) {
-      const auto code = static_cast<create_account_result>(results[i].status);
-      // `exists` is fine: a server that already has them from an earlier run.
-      if (code == create_account_result::ok || code == create_account_result::exists) {
-        ++created;
-      } else if (refused++ == 0) {
-        std::fprintf(stderr, "remit-load: account refused: %s\n", std::string(name(code)).c_str());
-      }
-    }
+    f.send(*i);
   }
-  std::vector<transfer> funding;
-  std::uint64_t funded = 0, unfunded = 0;
-  while (gen.next_funding_batch(funding)) {
-    const call_status s =
-        target.create_transfers(funding, std::span(results).first(funding.size()));
-    if (!s.ok()) {
-      std::fprintf(stderr, "remit-load: funding failed: %s\n", s.error().c_str());
-      return false;
-    }
-    for (std::size_t i = 0; i < funding.size(); ++i) ++(results[i].status == 0 ? funded : unfunded);
+  f.drain(time_point::max());
+  overloaded += f.overloaded();
+  failure = f.failure();
+  return failure.empty();
+}
+
+// Creates and funds the accounts, in the generator's batches, `window` at a time. Prints
+// what it did; false when the target failed or refused an account.
+bool setup(load_target& target, workload::generator& gen, std::size_t window) {
+  const time_point t0 = steady::now();
+  std::mutex m;
+  std::uint64_t created = 0, refused = 0, funded = 0, unfunded = 0, overloaded = 0;
+  std::string first_refusal, failure;
+
+  const bool accounts_ok = pump<account>(
+      window, [&](std::vector<account>& out) { return gen.next_account_batch(out); },
+      [&](std::span<const account> e, answer_callback cb) {
+        target.create_accounts(e, std::move(cb));
+      },
+      [&](const flight<account>::slot&, std::span<const result> results, time_point) {
+        std::lock_guard<std::mutex> lock(m);
+        for (const result& r : results) {
+          const auto code = static_cast<create_account_result>(r.status);
+          // `exists` is fine: a server that already has them from an earlier run.
+          if (code == create_account_result::ok || code == create_account_result::exists) {
+            ++created;
+          } else if (refused++ == 0) {
+            first_refusal = std::string(name(code));
+          }
+        }
+      },
+      overloaded, failure);
+  if (!accounts_ok) {
+    std::fprintf(stderr, "remit-load: create_accounts failed: %s\n", failure.c_str());
+    return false;
   }
-  {
-    std::printf(
-        "setup: %llu accounts (%llu refused), %llu funding transfers (%llu refused) in %.2f s\n",
-        static_cast<unsigned long long>(created), static_cast<unsigned long long>(refused),
-        static_cast<unsigned long long>(funded), static_cast<unsigned long long>(unfunded),
-        seconds_since(t0));
+  if (refused != 0) {
+    std::fprintf(stderr, "remit-load: account refused: %s\n", first_refusal.c_str());
   }
+  const bool funding_ok = pump<transfer>(
+      window, [&](std::vector<transfer>& out) { return gen.next_funding_batch(out); },
+      [&](std::span<const transfer> e, answer_callback cb) {
+        target.create_transfers(e, std::move(cb));
+      },
+      [&](const flight<transfer>::slot&, std::span<const result> results, time_point) {
+        std::lock_guard<std::mutex> lock(m);
+        for (const result& r : results) ++(r.status == 0 ? funded : unfunded);
+      },
+      overloaded, failure);
+  if (!funding_ok) {
+    std::fprintf(stderr, "remit-load: funding failed: %s\n", failure.c_str());
+    return false;
+  }
+  std::printf(
+      "setup: %llu accounts (%llu refused), %llu funding transfers (%llu refused) in %.2f s"
+      "%s\n",
+      static_cast<unsigned long long>(created), static_cast<unsigned long long>(refused),
+      static_cast<unsigned long long>(funded), static_cast<unsigned long long>(unfunded),
+      seconds_since(t0),
+      overloaded == 0
+          ? ""
+          : (", " + std::to_string(overloaded) + " overloaded answers retried").c_str());
+  std::fflush(stdout);  // seen even if the run dies
   return refused == 0;
 }
 
-// The timed load. False when the target failed.
-bool run_load(load_target& target, workload::generator& gen, const options& o, run_report& rep) {
-  std::vector<transfer> batch;
-  batch.reserve(batch_events_max);
-  std::vector<result> results(batch_events_max);
+// The timed load, closed or open loop (see the top of the file). False when the target
+// failed.
+bool run_load(load_target& target, workload::generator& gen, const options& o,
+              std::size_t outstanding_max, run_report& rep) {
+  const bool open = o.rate > 0;
   const std::uint64_t limit = o.transfers != 0 ? o.transfers
                               : o.seconds > 0  ? ~std::uint64_t{0}
                                                : transfers_default;
+
+  // What the answers say; written by the answering threads.
+  std::mutex m;
+  std::uint64_t answered = 0;
+  time_point last_answer{};
+
+  flight<transfer> f(
+      outstanding_max,
+      [&](std::span<const transfer> e, answer_callback cb) {
+        target.create_transfers(e, std::move(cb));
+      },
+      [&](const flight<transfer>::slot& s, std::span<const result> results, time_point now) {
+        std::array<std::uint32_t, create_transfer_result_count> codes{};
+        for (const result& r : results) {
+          ++codes[std::min<std::uint32_t>(r.status, create_transfer_result_count - 1)];
+        }
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - s.due).count();
+        std::lock_guard<std::mutex> lock(m);
+        rep.latency->record(static_cast<std::uint64_t>(std::max<std::int64_t>(ns, 0)),
+                            results.size());
+        for (std::size_t c = 0; c < codes.size(); ++c) rep.codes[c] += codes[c];
+        answered += results.size();
+        last_answer = std::max(last_answer, now);
+      });
+
+#ifdef __linux__
+  // Sleeps end within microseconds of their time rather than the default 50 us slack:
+  // the open loop sends on time.
+  if (open) prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+#endif
+
   progress line;
-  const auto t0 = std::chrono::steady_clock::now();
-  while (rep.transfers < limit) {
-    const auto n =
-        static_cast<std::size_t>(std::min<std::uint64_t>(o.batch, limit - rep.transfers));
-    gen.next_transfer_batch(batch, n);
-    const auto b0 = std::chrono::steady_clock::now();
-    const call_status s = target.create_transfers(batch, std::span(results).first(n));
-    const auto b1 = std::chrono::steady_clock::now();
-    if (!s.ok()) {
-      line.clear();
-      std::fprintf(stderr, "remit-load: create_transfers failed: %s\n", s.error().c_str());
-      return false;
+  const auto show = [&](time_point t0) {
+    const double s = seconds_since(t0);
+    if (!line.due(s)) return;
+    std::uint64_t n, p99;
+    {
+      std::lock_guard<std::mutex> lock(m);
+      n = answered;
+      p99 = rep.latency->percentile(99);
     }
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(b1 - b0).count();
-    rep.latency->record(static_cast<std::uint64_t>(std::max<std::int64_t>(ns, 0)), n);
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::uint32_t code = results[i].status;
-      ++rep.codes[std::min<std::uint32_t>(code, create_transfer_result_count - 1)];
+    line.show(s, n, p99, f.overloaded());
+  };
+
+  const time_point t0 = steady::now();
+  const time_point end = o.seconds > 0 ? t0 + std::chrono::duration_cast<steady::duration>(
+                                                  std::chrono::duration<double>(o.seconds))
+                                       : time_point::max();
+  std::uint64_t sent = 0;
+  bool failed = false;
+  while (sent < limit) {
+    show(t0);
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(o.batch, limit - sent));
+    time_point due{};
+    if (open) {
+      // (Capped at about 30 years, which no run reaches, so that it cannot overflow.)
+      const double offset_ns = std::min(static_cast<double>(sent) * 1e9 / o.rate, 1e18);
+      due = t0 + std::chrono::nanoseconds(static_cast<std::int64_t>(offset_ns));
+      if (due >= end) break;
+    } else if (steady::now() >= end) {
+      break;
     }
-    rep.transfers += n;
-    rep.seconds = std::chrono::duration<double>(b1 - t0).count();
-    line.update(rep.seconds, rep.transfers, *rep.latency);
-    if (o.seconds > 0 && rep.seconds >= o.seconds) break;
+    // A slot: at once unless outstanding_max batches are outstanding (then an open loop
+    // falls behind: its sends come late, and their latency shows it).
+    const std::optional<std::size_t> i =
+        f.acquire(std::min(open ? time_point::max() : end, steady::now() + tick));
+    if (!i) {
+      if (!f.failure().empty()) {
+        failed = true;
+        break;
+      }
+      continue;  // nothing answered within a tick: show progress, look at the clock again
+    }
+    flight<transfer>::slot& s = f.at(*i);
+    gen.next_transfer_batch(s.events, n);  // before the batch is due: not in its latency
+    if (open) {
+      while (steady::now() < due) {
+        if (!f.wait_until(std::min(due, steady::now() + tick))) break;
+        show(t0);
+      }
+      if (!f.failure().empty()) {
+        f.release(*i);
+        failed = true;
+        break;
+      }
+      if (steady::now() - due > late_after) ++rep.late;
+    } else {
+      due = steady::now();
+    }
+    s.due = due;
+    f.send(*i);
+    sent += n;
+    ++rep.batches;
+  }
+  while (!failed && !f.drain(steady::now() + tick)) {
+    if (!f.failure().empty()) failed = true;
+    show(t0);
   }
   line.clear();
+  rep.overloaded = f.overloaded();
+  if (failed) {
+    std::fprintf(stderr, "remit-load: create_transfers failed: %s\n", f.failure().c_str());
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(m);
+  rep.transfers = answered;
+  rep.seconds = answered == 0 ? 0.0 : std::chrono::duration<double>(last_answer - t0).count();
   return true;
 }
 
-// Looks up every account and checks that per ledger the debits equal the credits.
-bool check_conserved(load_target& target, const workload::generator& gen, run_report& rep) {
+std::string decimal(u128 v) {
+  std::string s;
+  do {
+    s.insert(s.begin(), static_cast<char>('0' + static_cast<int>(v % 10)));
+    v /= 10;
+  } while (v != 0);
+  return s;
+}
+
+// One look-up of every account: per ledger sums, and a fingerprint of every balance.
+struct ledger_view {
   struct sums {
     u128 debits_pending = 0, debits_posted = 0, credits_pending = 0, credits_posted = 0;
+    bool operator==(const sums&) const = default;
   };
   std::map<std::uint32_t, sums> ledgers;
+  std::uint64_t found = 0;
+  std::uint64_t fingerprint = 0;
+  bool operator==(const ledger_view&) const = default;
+};
+
+bool look_up_all(load_target& target, const workload::generator& gen, ledger_view& v) {
+  v = ledger_view{};
   std::vector<u128> ids;
   std::vector<account> found(batch_events_max);
   ids.reserve(batch_events_max);
@@ -286,42 +804,109 @@ bool check_conserved(load_target& target, const workload::generator& gen, run_re
       std::fprintf(stderr, "remit-load: lookup_accounts failed: %s\n", s.error().c_str());
       return false;
     }
-    rep.accounts_found += n;
+    v.found += n;
     for (std::size_t i = 0; i < n; ++i) {
-      sums& l = ledgers[found[i].ledger];
-      l.debits_pending += found[i].debits_pending;
-      l.debits_posted += found[i].debits_posted;
-      l.credits_pending += found[i].credits_pending;
-      l.credits_posted += found[i].credits_posted;
+      const account& a = found[i];
+      ledger_view::sums& l = v.ledgers[a.ledger];
+      l.debits_pending += a.debits_pending;
+      l.debits_posted += a.debits_posted;
+      l.credits_pending += a.credits_pending;
+      l.credits_posted += a.credits_posted;
+      std::uint64_t h = static_cast<std::uint64_t>(a.id);
+      for (const u128 x :
+           {a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted}) {
+        std::uint64_t lo = static_cast<std::uint64_t>(x) ^ h;
+        h = workload::splitmix64(lo) ^ static_cast<std::uint64_t>(x >> 64);
+      }
+      v.fingerprint += h;  // order-free
     }
   }
-  rep.conserved = rep.accounts_found == gen.account_count();
-  for (const auto& [ledger, l] : ledgers) {
+  return true;
+}
+
+// Checks that per ledger the debits equal the credits, posted and pending. A target that
+// works concurrently (the engine expires pending transfers in the background) gives no
+// snapshot: one look-up can see an expiry on one account of a transfer and not yet on the
+// other. So it looks up every account until two look-ups in a row agree exactly, and judges
+// that state (up to check_passes_max; then the last one, with a note).
+inline constexpr int check_passes_max = 10;
+
+bool check_conserved(load_target& target, const workload::generator& gen, run_report& rep) {
+  ledger_view last, v;
+  bool stable = false;
+  for (int pass = 1; pass <= check_passes_max && !stable; ++pass) {
+    if (pass > 2) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!look_up_all(target, gen, v)) return false;
+    stable = pass > 1 && v == last;
+    last = v;
+    rep.check_passes = pass;
+  }
+  if (!stable) {
+    std::fprintf(stderr,
+                 "remit-load: note: the accounts kept changing over %d look-ups; judging the "
+                 "last\n",
+                 check_passes_max);
+  }
+  rep.accounts_found = v.found;
+  rep.conserved = v.found == gen.account_count();
+  if (!rep.conserved) {
+    std::fprintf(stderr, "remit-load: %llu of %llu accounts found\n",
+                 static_cast<unsigned long long>(v.found),
+                 static_cast<unsigned long long>(gen.account_count()));
+  }
+  for (const auto& [ledger, l] : v.ledgers) {
     if (l.debits_posted != l.credits_posted || l.debits_pending != l.credits_pending) {
-      std::fprintf(stderr, "remit-load: ledger %u does not balance\n", ledger);
+      std::fprintf(stderr,
+                   "remit-load: ledger %u does not balance: posted debits %s credits %s, "
+                   "pending debits %s credits %s\n",
+                   ledger, decimal(l.debits_posted).c_str(), decimal(l.credits_posted).c_str(),
+                   decimal(l.debits_pending).c_str(), decimal(l.credits_pending).c_str());
       rep.conserved = false;
     }
   }
   return true;
 }
 
-void print_report(const options& o, const run_report& rep) {
+std::string load_description(const options& o, std::size_t outstanding_max) {
+  char buf[200];
+  if (o.rate > 0) {
+    std::snprintf(buf, sizeof buf,
+                  "open loop, %.0f transfers/s (a batch every %.1f us), at most %zu batches "
+                  "outstanding",
+                  o.rate, 1e6 * o.batch / o.rate, outstanding_max);
+  } else {
+    std::snprintf(buf, sizeof buf, "closed loop, %u batches in flight", o.inflight);
+  }
+  return buf;
+}
+
+void print_report(const options& o, std::size_t outstanding_max, bool scratch,
+                  const nlohmann::ordered_json& figures, const run_report& rep) {
   const histogram& h = *rep.latency;
   const auto us = [&](double p) { return round_to(static_cast<double>(h.percentile(p)) / 1e3, 1); };
   const double max_us = round_to(static_cast<double>(h.max()) / 1e3, 1);
   const double tps = rep.seconds > 0 ? static_cast<double>(rep.transfers) / rep.seconds : 0.0;
+  const bool open = o.rate > 0;
 
   std::printf(
       "target       %s, %llu accounts on %u ledger(s), mix %s, dist %s, batch %u, seed %llu\n",
       o.target.c_str(), static_cast<unsigned long long>(o.accounts), o.ledgers, o.mix.c_str(),
       o.dist.c_str(), o.batch, static_cast<unsigned long long>(o.seed));
-  std::printf("transfers    %llu\n", static_cast<unsigned long long>(rep.transfers));
+  if (o.target == "embedded") {
+    std::printf("engine       %u shards, %u threads, durability %s%s%s%s\n", o.shards, o.threads,
+                o.durability.c_str(), o.durability == "on" ? ", journal in " : "",
+                o.durability == "on" ? o.data_dir.c_str() : "",
+                o.durability == "on" && scratch ? " (temporary)" : "");
+  }
+  std::printf("load         %s\n", load_description(o, outstanding_max).c_str());
+  std::printf("transfers    %llu in %llu batches\n", static_cast<unsigned long long>(rep.transfers),
+              static_cast<unsigned long long>(rep.batches));
   std::printf("seconds      %.3f\n", rep.seconds);
   std::printf("transfers/s  %.0f\n", tps);
   std::printf(
       "latency us   p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  (per transfer, of its "
-      "batch)\n",
-      us(50), us(90), us(99), us(99.9), max_us);
+      "batch, from %s)\n",
+      us(50), us(90), us(99), us(99.9), max_us, open ? "its due time" : "its send");
   std::printf("results     ");
   for (std::uint32_t c = 0; c < create_transfer_result_count; ++c) {
     if (rep.codes[c] == 0 && c != 0) continue;
@@ -329,8 +914,21 @@ void print_report(const options& o, const run_report& rep) {
                 static_cast<unsigned long long>(rep.codes[c]));
   }
   std::printf("\n");
-  std::printf("conserved    %s (%llu accounts looked up)\n", rep.conserved ? "yes" : "no",
-              static_cast<unsigned long long>(rep.accounts_found));
+  std::printf("overloaded   %llu (answers, each batch sent again)\n",
+              static_cast<unsigned long long>(rep.overloaded));
+  if (open) {
+    std::printf("late         %llu (batches sent more than %lld ms after due)\n",
+                static_cast<unsigned long long>(rep.late),
+                static_cast<long long>(late_after.count()));
+  }
+  std::printf("conserved    %s (%llu accounts, looked up %d times until two agreed)\n",
+              rep.conserved ? "yes" : "no", static_cast<unsigned long long>(rep.accounts_found),
+              rep.check_passes);
+  if (!figures.empty()) {
+    std::printf("journal     ");
+    for (const auto& [k, v] : figures.items()) std::printf(" %s %s", k.c_str(), v.dump().c_str());
+    std::printf("  (whole run, setup included)\n");
+  }
 
   if (o.json) {
     nlohmann::ordered_json j;
@@ -349,6 +947,15 @@ void print_report(const options& o, const run_report& rep) {
       if (rep.codes[c] == 0 && c != 0) continue;
       j["results"][std::string(name(static_cast<create_transfer_result>(c)))] = rep.codes[c];
     }
+    j["overloaded"] = rep.overloaded;
+    j["late"] = rep.late;
+    j["batch"] = o.batch;
+    if (open) {
+      j["rate"] = o.rate;
+    } else {
+      j["inflight"] = o.inflight;
+    }
+    if (!figures.empty()) j["journal"] = figures;
     j["conserved"] = rep.conserved;
     std::cout << j.dump() << std::endl;
   }
@@ -361,8 +968,8 @@ int run(int argc, char** argv) {
       "latency, result codes and whether money was conserved"};
   options o;
   app.add_option("--target", o.target,
-                 "what to drive: reference (the serial ledger in this process); embedded and "
-                 "HOST:PORT are not built yet")
+                 "what to drive: reference (the serial ledger in this process) or embedded (the "
+                 "actor engine in this process); HOST:PORT is not available yet")
       ->capture_default_str();
   app.add_option("--accounts", o.accounts, "user accounts (ids 1..N; one bank per ledger more)")
       ->check(CLI::Range(std::uint64_t{2}, std::uint64_t{1} << 30))
@@ -379,6 +986,15 @@ int run(int argc, char** argv) {
   app.add_option("--batch", o.batch, "transfers per request, 1 to 8190")
       ->check(CLI::Range(std::uint32_t{1}, batch_events_max))
       ->capture_default_str();
+  auto* inflight_opt = app.add_option(
+      "--inflight", o.inflight,
+      "closed loop: batches outstanding at once, 1 to 4096 (default 4 for --batch >= 1024, "
+      "else 64)");
+  inflight_opt->check(CLI::Range(std::uint32_t{1}, std::uint32_t{4096}));
+  auto* rate_opt = app.add_option(
+      "--rate", o.rate,
+      "open loop: transfers per second, sent in batches at their due times; latency runs "
+      "from the due time");
   auto* transfers_opt =
       app.add_option("--transfers", o.transfers,
                      "stop after this many transfers (default 1000000 unless --seconds)")
@@ -392,8 +1008,48 @@ int run(int argc, char** argv) {
                  "fraction of accounts with a balance bound (debits_must_not_exceed_credits)")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
+  auto* shards_opt =
+      app.add_option("--shards", o.shards, "embedded: the engine's coordinator shards, 1 to 256")
+          ->check(CLI::Range(std::uint32_t{1}, std::uint32_t{256}))
+          ->capture_default_str();
+  auto* threads_opt =
+      app.add_option("--threads", o.threads, "embedded: the engine's worker threads, 1 to 256")
+          ->check(CLI::Range(std::uint32_t{1}, std::uint32_t{256}))
+          ->capture_default_str();
+  auto* durability_opt =
+      app.add_option("--durability", o.durability,
+                     "embedded: on makes the engine journal every answer (fdatasync) to "
+                     "--data-dir before giving it")
+          ->check(CLI::IsMember({"on", "off"}))
+          ->capture_default_str();
+  auto* data_dir_opt = app.add_option(
+      "--data-dir", o.data_dir,
+      "embedded, with --durability on: the journal's directory, missing or empty (default: a "
+      "fresh temporary one, removed afterwards)");
   app.add_flag("--json", o.json, "print the figures as one JSON object on the last line");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int status = app.exit(e);  // prints the help or the error
+    return status == 0 ? 0 : 2;
+  }
+
+  const auto bad = [](const std::string& why) {
+    std::fprintf(stderr, "remit-load: %s\n", why.c_str());
+    return 2;
+  };
+  if (inflight_opt->count() != 0 && rate_opt->count() != 0) {
+    return bad("--inflight (closed loop) and --rate (open loop) exclude each other: give one");
+  }
+  if (rate_opt->count() != 0 && !(o.rate > 0 && o.rate <= rate_max)) {
+    return bad("--rate must be more than 0 and at most 1e9 transfers per second");
+  }
+  if (o.target == "reference") {
+    for (const CLI::Option* opt : {shards_opt, threads_opt, durability_opt, data_dir_opt}) {
+      if (opt->count() != 0) return bad(opt->get_name() + " applies to --target embedded only");
+    }
+  }
+  if (o.rate == 0 && o.inflight == 0) o.inflight = inflight_default(o.batch);
 
   workload::config c;
   c.accounts = o.accounts;
@@ -404,22 +1060,56 @@ int run(int argc, char** argv) {
   c.seed = o.seed;
   c.bounded_fraction = o.bounded;
   if (const std::string_view why = workload::validate(c); !why.empty()) {
-    std::fprintf(stderr, "remit-load: %s\n", std::string(why).c_str());
-    return 2;
+    return bad(std::string(why));
   }
+  // The journal's directory, with durability on: --data-dir, missing or empty, or a fresh
+  // temporary one removed at the end (declared before the target: it outlives the engine).
   std::string why;
-  const std::unique_ptr<load_target> target = make_target(o.target, why);
-  if (!target) {
-    std::fprintf(stderr, "remit-load: %s\n", why.c_str());
-    return 2;
+  scratch_dir scratch;
+  if (o.target == "embedded" && o.durability == "on") {
+    if (o.data_dir.empty()) {
+      if (!scratch.make(why)) {
+        std::fprintf(stderr, "remit-load: %s\n", why.c_str());
+        return 1;
+      }
+      o.data_dir = scratch.path();
+    } else {
+      std::error_code ec;
+      if (std::filesystem::exists(o.data_dir, ec) && !std::filesystem::is_empty(o.data_dir, ec)) {
+        return bad("--data-dir " + o.data_dir +
+                   " is not empty: remit-load needs a fresh ledger (its ids start at 1; a "
+                   "recovered one would answer `exists`); remove it or name another");
+      }
+    }
   }
+  const std::unique_ptr<load_target> target = make_target(o, !scratch.path().empty(), why);
+  if (!target) return bad(why);
 
+  // How many batches may be outstanding: --inflight, or in the open loop
+  // open_outstanding_max, but never more than the target holds (the rest would only be
+  // refused as overloaded and wait in memory).
+  std::size_t outstanding_max = o.rate > 0 ? open_outstanding_max : o.inflight;
+  if (const std::uint64_t events_max = target->inflight_events_max(); events_max != 0) {
+    const std::uint64_t fits = std::max<std::uint64_t>(events_max / o.batch, 1);
+    if (o.rate == 0 && o.inflight > fits) {
+      return bad("--inflight " + std::to_string(o.inflight) + " x --batch " +
+                 std::to_string(o.batch) + " = " +
+                 std::to_string(std::uint64_t{o.inflight} * o.batch) +
+                 " events in flight, more than the engine holds (" + std::to_string(events_max) +
+                 "); lower --inflight or --batch");
+    }
+    outstanding_max = static_cast<std::size_t>(std::min<std::uint64_t>(outstanding_max, fits));
+  }
+  if (const std::uint64_t requests_max = target->inflight_requests_max(); requests_max != 0) {
+    outstanding_max =
+        static_cast<std::size_t>(std::min<std::uint64_t>(outstanding_max, requests_max));
+  }
   workload::generator gen(c);
-  if (!setup(*target, gen)) return 1;
+  if (!setup(*target, gen, inflight_default(o.batch))) return 1;
   run_report rep;
-  if (!run_load(*target, gen, o, rep)) return 1;
+  if (!run_load(*target, gen, o, outstanding_max, rep)) return 1;
   if (!check_conserved(*target, gen, rep)) return 1;
-  print_report(o, rep);
+  print_report(o, outstanding_max, !scratch.path().empty(), target->journal_figures(), rep);
   return rep.conserved ? 0 : 1;
 }
 
