@@ -103,6 +103,11 @@ engine::engine(engine_config cfg) : cfg_(std::move(cfg)) {
   }
   for (const auto& s : impl_->shards) actors::anon_send_to(s, actors::peers_atom::value, all);
   if (state.account_count() > 0) restore_state(state);
+  // CAF 0.17 keeps a reference to the system's logger in a thread-local of the thread that
+  // built the system (and spawned from it), and ~actor_system waits for the logger to go:
+  // destroyed from any other thread while this one lives, it would wait forever. Drop that
+  // reference, so that shutdown works from any thread (a server stops from a signal thread).
+  caf::logger::set_current_actor_system(nullptr);
 }
 
 void engine::restore_state(const reference_ledger& state) {
@@ -149,10 +154,22 @@ engine::~engine() { shutdown(); }
 void engine::shutdown() {
   {
     std::unique_lock<std::mutex> lock(mutex_);
-    if (!impl_) return;
     stopping_.store(true);
+    if (shutdown_started_) {
+      // Another thread is shutting down: return once it is done.
+      idle_.wait(lock, [&] { return shutdown_done_; });
+      return;
+    }
+    shutdown_started_ = true;
     idle_.wait(lock, [&] { return inflight_requests_.load() == 0; });
   }
+  finish_shutdown();
+  std::lock_guard<std::mutex> lock(mutex_);
+  shutdown_done_ = true;
+  idle_.notify_all();
+}
+
+void engine::finish_shutdown() {
   // Every answer waited for its sync, so the journal holds all that was acknowledged. Stop
   // the writer first (it reports to an actor), then the actors, then snapshot from files.
   const bool durable = impl_->writer != nullptr;

@@ -131,6 +131,7 @@ class engine {
  private:
   struct impl;
   void restore_state(const reference_ledger& state);
+  void finish_shutdown();
   template <class Fill>
   void submit(actors::request_op op, std::size_t events, bool stamps, Fill&& fill, reply_callback cb);
 
@@ -144,6 +145,8 @@ class engine {
   std::mutex mutex_;  // timestamps, shutdown
   std::condition_variable idle_;
   std::uint64_t last_timestamp_ = 0;
+  bool shutdown_started_ = false;  // under mutex_
+  bool shutdown_done_ = false;     // under mutex_
 };
 
 }  // namespace remit

@@ -373,13 +373,15 @@ class transfer_batch final : public job {
       k.orig_state = k.rec.state;
       k.failed = s.failed;
     });
-    // The first event of the batch that creates each id, for posts of pendings made here.
-    id_map<std::uint32_t> first_create;
+    // Every event of the batch that may create each id, for posts of pendings made here:
+    // which one succeeds is known only when it runs (an earlier one may fail with its
+    // chain), so a post is ordered against the accounts of all of them.
+    id_map<std::vector<std::uint32_t>> creators;
     for (std::uint32_t i = 0; i < n_; ++i) {
       const transfer& t = req_->transfers[i];
       const transfer_kind kind = kind_of(t);
       if (alone_[i] == ctr::ok && (kind == transfer_kind::plain || kind == transfer_kind::pending))
-        if (!first_create.contains(t.id)) first_create.insert(t.id, i + 1);
+        creators[t.id].push_back(i);
     }
     // Order conflicting units: each waits for the latest earlier unit sharing a key.
     std::vector<std::uint32_t> last_by_tkey(tkeys_.size(), 0);  // unit + 1
@@ -413,9 +415,12 @@ class transfer_batch final : public job {
         if (pk.found) {
           touch_a(pk.rec.t.debit_account_id);
           touch_a(pk.rec.t.credit_account_id);
-        } else if (const std::uint32_t* c = first_create.find(t.pending_id)) {
-          touch_a(req_->transfers[*c - 1].debit_account_id);
-          touch_a(req_->transfers[*c - 1].credit_account_id);
+        } else if (const auto* made = creators.find(t.pending_id)) {
+          for (const std::uint32_t c : *made) {
+            if (c >= e) break;
+            touch_a(req_->transfers[c].debit_account_id);
+            touch_a(req_->transfers[c].credit_account_id);
+          }
         }
       }
       std::sort(deps.begin(), deps.end());
@@ -647,12 +652,22 @@ class transfer_batch final : public job {
 
   void fail(std::uint32_t u, std::uint32_t e, ctr code) {
     unit& un = units_[u];
+    // `exists` reports the original's timestamp, read before a chain's rollback (an id made
+    // earlier in the same chain reports that transfer's, as the reference ledger does).
+    const std::uint64_t exists_ts =
+        code == ctr::exists ? tkeys_[claims_.index_of(req_->transfers[e].id)].rec.t.timestamp : 0;
     decide(un, decision::abort);
     for (auto it = un.undo.rbegin(); it != un.undo.rend(); ++it) tkeys_[it->first] = it->second;
     un.undo.clear();
     if (un.chain != 0) {
       for (std::uint32_t i = un.first; i <= un.last; ++i)
         req_->results[i] = result{static_cast<std::uint32_t>(ctr::linked_event_failed), 0, 0};
+      // `exists` fails a chain but still reports the original's timestamp.
+      if (code == ctr::exists) {
+        req_->results[e] = result{static_cast<std::uint32_t>(code), 0, exists_ts};
+        complete(u);
+        return;
+      }
     } else if (is_state_failure(code)) {
       tkey& k = tkeys_[claims_.index_of(req_->transfers[e].id)];
       k.failed = code;
@@ -785,7 +800,6 @@ class account_batch final : public job {
         for (auto it = undo.rbegin(); it != undo.rend(); ++it) akeys_[it->first] = it->second;
         for (std::size_t j = chain_start; j < i; ++j)
           req_->results[j] = result{static_cast<std::uint32_t>(car::linked_event_failed), 0, 0};
-        if (code == car::exists) req_->results[i].timestamp = 0;
       }
       if (chained && !linked) {
         chain_start = SIZE_MAX;
