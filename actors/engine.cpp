@@ -102,7 +102,7 @@ engine::engine(engine_config cfg) : cfg_(std::move(cfg)) {
     all.push_back(caf::actor_cast<caf::actor>(impl_->shards.back()));
   }
   for (const auto& s : impl_->shards) actors::anon_send_to(s, actors::peers_atom::value, all);
-  if (state.account_count() > 0) restore_state(state);
+  if (cfg_.durability) restore_state(state);  // failures may exist before any account
   // CAF 0.17 keeps a reference to the system's logger in a thread-local of the thread that
   // built the system (and spawned from it), and ~actor_system waits for the logger to go:
   // destroyed from any other thread while this one lives, it would wait forever. Drop that

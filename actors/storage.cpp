@@ -207,27 +207,22 @@ bool replay_files(const std::string& dir, const listing& l, std::uint64_t first_
     const std::string path = dir + "/" + name;
     // A file wholly before the snapshot: the next file starts at or before the snapshot.
     if (i + 1 < files.size() && files[i + 1].first <= report.snapshot_lsn + 1) continue;
+    if (report.last_lsn != 0 && first > report.last_lsn + 1) {
+      why = path + ": LSNs " + std::to_string(report.last_lsn + 1) + " to " +
+            std::to_string(first - 1) + " are missing";
+      return false;
+    }
     if (!read_file(path, data, why)) return false;
     ++report.files;
-    const std::uint64_t expected = report.last_lsn == 0 ? first : 0;
+    // The file's name gives the LSN its first record must have, so damage to that record
+    // is judged against the right group (a torn first group of a new file is a torn tail).
     const journal::scan_result r =
-        journal::scan(data, expected, [&](const journal::record_view& v) {
+        journal::scan(data, first, [&](const journal::record_view& v) {
           if (v.header.lsn <= report.last_lsn) return;  // covered by the snapshot
           out.replay(v);
           ++report.records;
         });
-    if (r.records > 0 && r.first_lsn != first) {
-      why = path + ": its first record has LSN " + std::to_string(r.first_lsn);
-      return false;
-    }
-    if (r.records > 0) {
-      if (report.last_lsn != 0 && r.first_lsn > report.last_lsn + 1) {
-        why = path + ": LSNs " + std::to_string(report.last_lsn + 1) + " to " +
-              std::to_string(r.first_lsn - 1) + " are missing";
-        return false;
-      }
-      report.last_lsn = std::max(report.last_lsn, r.last_lsn);
-    }
+    if (r.records > 0) report.last_lsn = std::max(report.last_lsn, r.last_lsn);
     if (r.how == journal::scan_result::end::corrupt ||
         (r.how == journal::scan_result::end::torn_tail && i + 1 < files.size())) {
       why = path + ": damaged record at offset " + std::to_string(r.bad_offset) + " (" + r.why +

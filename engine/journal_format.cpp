@@ -98,7 +98,9 @@ bool parse_numbered(const std::string& name, const char* prefix, const char* suf
   std::uint64_t v = 0;
   for (std::size_t i = p; i < p + 20; ++i) {
     if (name[i] < '0' || name[i] > '9') return false;
-    v = v * 10 + static_cast<std::uint64_t>(name[i] - '0');
+    const auto digit = static_cast<std::uint64_t>(name[i] - '0');
+    if (v > (UINT64_MAX - digit) / 10) return false;  // past 2^64-1: not one of ours
+    v = v * 10 + digit;
   }
   n = v;
   return true;
