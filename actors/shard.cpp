@@ -197,7 +197,12 @@ void job::sync_then_answer() {
 }
 
 void job::on_synced(bool ok) {
-  if (!ok) req_->status = engine_status::storage_failed;
+  // After a storage failure writes are not acknowledged; reads still answer (fail-stop
+  // stops writes, not the service of what is in memory).
+  const bool write = req_->op == request_op::create_accounts ||
+                     req_->op == request_op::create_transfers ||
+                     req_->op == request_op::set_account_controls;
+  if (!ok && write) req_->status = engine_status::storage_failed;
   answer(req_);
   self_->state.jobs.erase(id_);  // destroys this
 }

@@ -34,6 +34,19 @@ bool fsync_dir(const std::string& dir, std::string& why) {
   return ok;
 }
 
+// Cuts a file and makes the cut durable before anything new is written after it.
+bool truncate_durably(const std::string& path, std::uint64_t size, std::string& why) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    why = errno_text("open", path);
+    return false;
+  }
+  const bool ok = ::ftruncate(fd, static_cast<off_t>(size)) == 0 && ::fsync(fd) == 0;
+  if (!ok) why = errno_text("truncate", path);
+  ::close(fd);
+  return ok;
+}
+
 bool write_all(int fd, const std::byte* p, std::size_t n) {
   while (n > 0) {
     const ssize_t w = ::write(fd, p, n);
@@ -223,8 +236,15 @@ bool replay_files(const std::string& dir, const listing& l, std::uint64_t first_
           ++report.records;
         });
     if (r.records > 0) report.last_lsn = std::max(report.last_lsn, r.last_lsn);
+    // A torn tail can only be in the last file written to; files after it may exist only
+    // empty (a restart opened one and crashed before writing).
+    bool rest_empty = true;
+    for (std::size_t k = i + 1; k < files.size(); ++k) {
+      std::error_code size_ec;
+      rest_empty = rest_empty && fs::file_size(dir + "/" + files[k].second, size_ec) == 0 && !size_ec;
+    }
     if (r.how == journal::scan_result::end::corrupt ||
-        (r.how == journal::scan_result::end::torn_tail && i + 1 < files.size())) {
+        (r.how == journal::scan_result::end::torn_tail && !rest_empty)) {
       why = path + ": damaged record at offset " + std::to_string(r.bad_offset) + " (" + r.why +
             ")";
       return false;
@@ -232,10 +252,8 @@ bool replay_files(const std::string& dir, const listing& l, std::uint64_t first_
     if (r.how == journal::scan_result::end::torn_tail) {
       report.torn_bytes = data.size() - r.valid_bytes;
       report.torn_file = name;
-      if (cut_torn_tail && ::truncate(path.c_str(), static_cast<off_t>(r.valid_bytes)) != 0) {
-        why = errno_text("truncate", path);
-        return false;
-      }
+      if (cut_torn_tail && !truncate_durably(path, r.valid_bytes, why)) return false;
+      break;  // what follows is empty
     }
   }
   return true;
