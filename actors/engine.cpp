@@ -161,7 +161,7 @@ void engine::shutdown() {
       return;
     }
     shutdown_started_ = true;
-    idle_.wait(lock, [&] { return inflight_requests_.load() == 0; });
+    idle_.wait(lock, [&] { return entering_.load() == 0 && inflight_requests_.load() == 0; });
   }
   finish_shutdown();
   std::lock_guard<std::mutex> lock(mutex_);
@@ -194,19 +194,35 @@ void engine::submit(actors::request_op op, std::size_t events, bool stamps, Fill
     r.status = s;
     cb(std::move(r));
   };
-  if (stopping_.load()) return refuse(engine_status::shutting_down);
   const bool writes = op == actors::request_op::create_accounts ||
                       op == actors::request_op::create_transfers ||
                       op == actors::request_op::set_account_controls;
   if (writes && storage_failed_.load()) return refuse(engine_status::storage_failed);
   const auto n_events = static_cast<std::uint32_t>(events);
+  // Announce the call before looking at `stopping_`, and shutdown sets `stopping_` before
+  // it looks at the announcements (both seq_cst): either this call sees the shutdown and
+  // backs out, or the shutdown sees this call and waits until it is counted in flight
+  // (and then for its answer). Never neither.
+  entering_.fetch_add(1);
+  const auto leave = [&] {
+    if (entering_.fetch_sub(1) == 1 && stopping_.load()) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      idle_.notify_all();
+    }
+  };
+  if (stopping_.load()) {
+    leave();
+    return refuse(engine_status::shutting_down);
+  }
   if (inflight_requests_.fetch_add(1) >= cfg_.inflight_requests_max) {
     inflight_requests_.fetch_sub(1);
+    leave();
     return refuse(engine_status::overloaded);
   }
   if (inflight_events_.fetch_add(n_events) + n_events > cfg_.inflight_events_max) {
     inflight_events_.fetch_sub(n_events);
     inflight_requests_.fetch_sub(1);
+    leave();
     return refuse(engine_status::overloaded);
   }
   auto req = caf::make_counted<actors::request>();
@@ -245,6 +261,7 @@ void engine::submit(actors::request_op op, std::size_t events, bool stamps, Fill
     shard = impl_->round_robin.fetch_add(1, std::memory_order_relaxed) % cfg_.shards;
   }
   actors::anon_send_to(impl_->shards[shard], actors::request_atom::value, std::move(req));
+  leave();
 }
 
 #define REMIT_OP(x) actors::request_op::x

@@ -139,6 +139,7 @@ class engine {
   std::unique_ptr<impl> impl_;
   std::atomic<std::uint32_t> inflight_requests_{0};
   std::atomic<std::uint32_t> inflight_events_{0};
+  std::atomic<std::uint32_t> entering_{0};  // calls between their stopping_ check and send
   std::atomic<bool> stopping_{false};
   std::atomic<bool> storage_failed_{false};
   recovery_summary recovery_;
