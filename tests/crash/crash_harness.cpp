@@ -1,0 +1,1542 @@
+// remit_crash: the crash harness of the durable engine (DESIGN.md, "The commit rule" and
+// "Durability and failure").
+//
+// Usage:
+//   remit_crash [--kills K] [--seed S] [--data-dir D] [--min-run-ms A] [--max-run-ms B]
+//               [--keep] [--inflight N] [--batch-max N] [--accounts N] [--ledgers N]
+//               [--journal-kib N] [--snapshot-records N] [--term-per-mille N]
+//               [--tear-per-mille N] [--shards N] [--threads N] [--child-seconds N]
+//   remit_crash --verify-only --data-dir D
+//   remit_crash --child --data-dir D --seed S --run R --fd N     (started by the parent)
+//
+// ctest runs `remit_crash --kills 20` (crash.kills_20; and crash.kills_20_one_shard with
+// --shards 1). Long mode, for soak runs:
+//   remit_crash --kills 200
+// (or more; --seed varies the load and the kill times, and is printed so that a failing run
+// can be repeated as far as timing allows; --keep keeps the data directory).
+//
+// How it works. The parent forks and execs itself as a child with a pipe. The child opens
+// remit::engine with durability on in the data directory (small journal files and frequent
+// snapshots, so that files roll and snapshots are built during the run), which recovers
+// whatever the earlier children left. It then (re)creates the accounts and their funding
+// (the same seed and ids every time: `exists` on every later run) and runs a mixed load
+// (plain, pending, posts, voids, expiries, linked chains, balancing, resends of old ids,
+// cross-ledger, unknown accounts, a few controls changes without overdrafts) with several
+// batches in flight. The transfer ids of run R are the generator's ids plus (R+1) * 2^40
+// (pending ids likewise), so ids never collide across restarts; the run number continues
+// across invocations on one directory (file crash-harness-runs). For EVERY reply that comes
+// back with status ok, the child writes one fixed 48-byte record per event (id, pending id,
+// result code, timestamp, flags) to the pipe with one write(), from inside the callback:
+// what is in the pipe was acknowledged. It runs until it is stopped (bounded to 60 s).
+//
+// The parent lets the child run a random time (seeded; 20% of the stops count from the
+// child's start, so they land in recovery and setup, the rest from the start of its load),
+// sends SIGKILL (15% of the load-time stops are a SIGTERM instead: a clean shutdown with
+// its final snapshot), drains the pipe (a trailing partial record is ignored), reaps the
+// child (a child that died any other way is a failure), and then verifies the directory
+// in-process with storage::recover into the serial reference ledger (no actors):
+//   1. every acknowledged result is in the recovered state: `ok` and `exists` transfers are
+//      present with the acknowledged timestamp, a post or void acknowledged ok left its
+//      pending transfer posted or voided, a state failure outside a chain is remembered
+//      (id_already_failed after a restart) with its code and the transfer is absent, a
+//      fresh id that failed is absent; acknowledged accounts are present with their
+//      timestamp;
+//   2. money is conserved per ledger (debits_posted = credits_posted, pending likewise);
+//   3. no account breaks its bound flag (debits_must_not_exceed_credits and the credit
+//      side, with its overdraft);
+//   4. a second recover() of the same directory gives a byte-identical write_snapshot (and
+//      finds no torn tail: the first recovery cut it).
+// Plus: every account's balances equal the sums of the recovered transfers; every post or
+// void matches its pending transfer's state; timestamps are unique; nothing recovered at an
+// earlier kill is lost or changed later (except a pending transfer being resolved); the
+// child's own recovery (engine::recovery()) found exactly the state the parent recovered
+// just before; after a clean shutdown, every transfer of that run was acknowledged ok.
+// After 30% of the SIGKILLs the parent appends a torn, never-acknowledged group to the
+// journal (see inject_torn_tail: a SIGKILL alone never tears a write) and checks that
+// recovery cuts exactly that. Any violation prints a precise message and exits 1; the
+// directory is then kept for inspection (remit_crash --verify-only --data-dir D). If the
+// recovery itself hits an engine assertion, the parent says so and exits 1 as well.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "actors/engine.hpp"
+#include "actors/storage.hpp"
+#include "engine/crc32c.hpp"
+#include "engine/id_map.hpp"
+#include "engine/journal_format.hpp"
+#include "engine/reference_ledger.hpp"
+#include "engine/rules.hpp"
+#include "engine/types.hpp"
+#include "tools/workload.hpp"
+
+namespace {
+
+using namespace remit;
+using clock_type = std::chrono::steady_clock;
+using ctr = create_transfer_result;
+using car = create_account_result;
+
+// ---------------------------------------------------------------------------------------
+// The pipe's records
+
+enum class tag : std::uint16_t {
+  transfer_ack = 1,  // id, aux = pending_id, status, timestamp, bits
+  account_ack = 2,   // id, status, timestamp
+  recovered = 3,     // the child's engine::recovery(): id = accounts, aux = transfers,
+                     // timestamp = last LSN, status = torn bytes (clamped)
+  load_started = 4,  // setup done, the load begins
+  controls_ack = 5,  // id = account id, status
+};
+
+namespace bit {
+constexpr std::uint16_t chained = 1u << 0;  // the event is part of a linked chain
+constexpr std::uint16_t resend = 1u << 1;   // its id was sent before in this run
+constexpr std::uint16_t post = 1u << 2;
+constexpr std::uint16_t void_ = 1u << 3;
+constexpr std::uint16_t funding = 1u << 4;
+constexpr std::uint16_t last_of_batch = 1u << 5;
+}  // namespace bit
+
+struct wire_record {
+  std::uint16_t tag;
+  std::uint16_t bits;
+  std::uint32_t status;
+  std::uint64_t timestamp;
+  u128 id;
+  u128 aux;
+};
+static_assert(sizeof(wire_record) == 48);
+static_assert(std::is_trivially_copyable_v<wire_record>);
+
+// ---------------------------------------------------------------------------------------
+// Small helpers
+
+std::string u128_str(u128 x) {
+  if (x == 0) return "0";
+  std::string s;
+  while (x != 0) {
+    s.insert(s.begin(), static_cast<char>('0' + static_cast<int>(x % 10)));
+    x /= 10;
+  }
+  return s;
+}
+
+std::string describe(const transfer& t) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "{id %s dr %s cr %s amount %s pending_id %s timeout %u ledger %u code %u "
+                "flags 0x%x ts %llu}",
+                u128_str(t.id).c_str(), u128_str(t.debit_account_id).c_str(),
+                u128_str(t.credit_account_id).c_str(), u128_str(t.amount).c_str(),
+                u128_str(t.pending_id).c_str(), t.timeout, t.ledger, t.code, t.flags,
+                static_cast<unsigned long long>(t.timestamp));
+  return buf;
+}
+
+std::string describe(const account_state& s) {
+  const account& a = s.a;
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "{id %s ledger %u flags 0x%x debits_pending %s debits_posted %s "
+                "credits_pending %s credits_posted %s overdraft_max %s ts %llu}",
+                u128_str(a.id).c_str(), a.ledger, a.flags, u128_str(a.debits_pending).c_str(),
+                u128_str(a.debits_posted).c_str(), u128_str(a.credits_pending).c_str(),
+                u128_str(a.credits_posted).c_str(), u128_str(s.controls.overdraft_max).c_str(),
+                static_cast<unsigned long long>(a.timestamp));
+  return buf;
+}
+
+std::string_view state_name(pending_state s) {
+  switch (s) {
+    case pending_state::none:
+      return "none";
+    case pending_state::pending:
+      return "pending";
+    case pending_state::posted:
+      return "posted";
+    case pending_state::voided:
+      return "voided";
+    case pending_state::expired:
+      return "expired";
+  }
+  return "?";
+}
+
+std::string code_name(std::uint32_t code) {
+  if (code < create_transfer_result_count)
+    return std::string(name(static_cast<ctr>(code))) + " (" + std::to_string(code) + ")";
+  return std::to_string(code);
+}
+
+bool write_all(int fd, const void* data, std::size_t n) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
+std::uint64_t mix_seed(std::uint64_t a, std::uint64_t b) {
+  std::uint64_t s = a ^ (b * 0x9e3779b97f4a7c15ull);
+  return workload::splitmix64(s);
+}
+
+double ms_since(clock_type::time_point t0) {
+  return std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
+}
+
+// Options shared by parent and child (the parent passes them on).
+struct options {
+  bool child = false;
+  bool verify_only = false;
+  std::string data_dir;
+  std::uint64_t seed = 0;
+  bool seed_set = false;
+  std::uint64_t run = 0;
+  int fd = -1;
+  std::uint32_t kills = 20;
+  std::uint32_t min_run_ms = 50;
+  std::uint32_t max_run_ms = 400;
+  std::uint32_t term_per_mille = 150;  // clean shutdowns (SIGTERM) among the stops
+  std::uint32_t tear_per_mille = 300;  // SIGKILLs followed by an injected torn tail
+  bool keep = false;
+  std::uint32_t inflight = 6;
+  std::uint32_t batch_max = 200;
+  std::uint64_t accounts = 1000;
+  std::uint32_t ledgers = 2;
+  std::uint64_t journal_kib = 128;
+  std::uint64_t snapshot_records = 200;
+  std::uint32_t child_seconds = 60;
+  std::uint32_t shards = 2;
+  std::uint32_t threads = 2;
+};
+
+[[noreturn]] void usage(const char* why) {
+  std::fprintf(stderr,
+               "remit_crash: %s\n"
+               "usage: remit_crash [--kills K] [--seed S] [--data-dir D] [--min-run-ms A]\n"
+               "                   [--max-run-ms B] [--keep] [--inflight N] [--batch-max N]\n"
+               "                   [--accounts N] [--journal-kib N] [--snapshot-records N]\n"
+               "                   [--term-per-mille N] [--tear-per-mille N] [--shards N]\n"
+               "                   [--threads N]\n"
+               "       remit_crash --verify-only --data-dir D\n",
+               why);
+  std::exit(2);
+}
+
+options parse(int argc, char** argv) {
+  options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    const auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage(("missing value after " + std::string(a)).c_str());
+      return argv[++i];
+    };
+    const auto number = [&]() -> std::uint64_t {
+      const std::string v = value();
+      char* end = nullptr;
+      errno = 0;
+      const unsigned long long n = std::strtoull(v.c_str(), &end, 0);
+      if (errno != 0 || end == v.c_str() || *end != '\0')
+        usage(("not a number: " + std::string(a) + " " + v).c_str());
+      return n;
+    };
+    const auto u32 = [&] { return static_cast<std::uint32_t>(number()); };
+    if (a == "--child") {
+      o.child = true;
+    } else if (a == "--verify-only") {
+      o.verify_only = true;
+    } else if (a == "--keep") {
+      o.keep = true;
+    } else if (a == "--data-dir") {
+      o.data_dir = value();
+    } else if (a == "--seed") {
+      o.seed = number();
+      o.seed_set = true;
+    } else if (a == "--run") {
+      o.run = number();
+    } else if (a == "--fd") {
+      o.fd = static_cast<int>(number());
+    } else if (a == "--accounts") {
+      o.accounts = number();
+    } else if (a == "--journal-kib") {
+      o.journal_kib = number();
+    } else if (a == "--snapshot-records") {
+      o.snapshot_records = number();
+    } else {
+      // The 32-bit options.
+      static const std::pair<std::string_view, std::uint32_t options::*> flags[] = {
+          {"--kills", &options::kills},
+          {"--min-run-ms", &options::min_run_ms},
+          {"--max-run-ms", &options::max_run_ms},
+          {"--term-per-mille", &options::term_per_mille},
+          {"--tear-per-mille", &options::tear_per_mille},
+          {"--inflight", &options::inflight},
+          {"--batch-max", &options::batch_max},
+          {"--ledgers", &options::ledgers},
+          {"--child-seconds", &options::child_seconds},
+          {"--shards", &options::shards},
+          {"--threads", &options::threads},
+      };
+      bool known = false;
+      for (const auto& [flag, member] : flags) {
+        if (a != flag) continue;
+        o.*member = u32();
+        known = true;
+        break;
+      }
+      if (!known) usage(("unknown argument " + std::string(a)).c_str());
+    }
+  }
+  if (o.min_run_ms == 0 || o.max_run_ms < o.min_run_ms) usage("need 0 < min-run-ms <= max-run-ms");
+  if (o.inflight == 0 || o.batch_max == 0 || o.batch_max > batch_events_max)
+    usage("bad --inflight or --batch-max");
+  if (o.accounts < 2ull * o.ledgers || o.ledgers == 0) usage("bad --accounts or --ledgers");
+  if (o.journal_kib == 0 || o.snapshot_records == 0) usage("bad journal or snapshot size");
+  if (o.shards == 0 || o.shards > 256 || o.threads == 0) usage("bad --shards or --threads");
+  return o;
+}
+
+workload::config setup_config(const options& o) {
+  workload::config c;
+  c.accounts = o.accounts;
+  c.ledgers = o.ledgers;
+  c.kind = workload::mix::mixed;
+  c.batch_events = 256;
+  c.seed = o.seed;
+  c.timeout_max_s = 3;  // pending transfers expire during the run and across restarts
+  return c;
+}
+
+// =======================================================================================
+// Child
+
+std::atomic<bool> g_term{false};
+extern "C" void on_sigterm(int) {
+  g_term.store(true);
+}
+
+class pipe_writer {
+ public:
+  explicit pipe_writer(int fd) : fd_(fd) {}
+  // One write() for the whole batch, serialized: callbacks run on several threads.
+  void put(std::span<const wire_record> recs) {
+    if (recs.empty()) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!write_all(fd_, recs.data(), recs.size_bytes())) {
+      // The parent is gone: nothing more to report.
+      ::_exit(0);
+    }
+  }
+
+ private:
+  int fd_;
+  std::mutex mutex_;
+};
+
+[[noreturn]] void child_fail(const std::string& why) {
+  std::fprintf(stderr, "remit_crash child: %s\n", why.c_str());
+  std::fflush(stderr);
+  ::_exit(4);
+}
+
+// A call answered through a future, retried while the engine says overloaded.
+template <class Call>
+engine_reply call_until_ok(Call&& call, const char* what) {
+  for (int attempt = 0;; ++attempt) {
+    auto f = call();
+    if (f.wait_for(std::chrono::seconds(120)) != std::future_status::ready)
+      child_fail(std::string(what) + ": no reply within 120 s");
+    engine_reply r = f.get();
+    if (r.status == engine_status::ok) return r;
+    if (r.status != engine_status::overloaded || attempt > 1000)
+      child_fail(std::string(what) + ": status " + std::string(name(r.status)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+int child_main(const options& o) {
+  ::signal(SIGPIPE, SIG_IGN);
+  ::signal(SIGTERM, on_sigterm);
+  if (o.fd < 0) child_fail("--fd is required");
+  pipe_writer out(o.fd);
+
+  engine_config cfg;
+  cfg.data_dir = o.data_dir;
+  cfg.durability = true;
+  cfg.shards = o.shards;
+  cfg.threads = o.threads;
+  cfg.journal_file_size_max = o.journal_kib << 10;
+  cfg.snapshot_every_records = o.snapshot_records;
+  cfg.expiry_interval_ms = 50;
+  std::unique_ptr<remit::engine> eng;
+  try {
+    eng = std::make_unique<remit::engine>(cfg);
+  } catch (const std::exception& e) {
+    child_fail(std::string("engine did not start: ") + e.what());
+  }
+  {
+    const auto& r = eng->recovery();
+    wire_record rec{};
+    rec.tag = static_cast<std::uint16_t>(tag::recovered);
+    rec.id = r.accounts;
+    rec.aux = r.transfers;
+    rec.timestamp = r.last_lsn;
+    rec.status = static_cast<std::uint32_t>(std::min<std::uint64_t>(r.torn_bytes, UINT32_MAX));
+    out.put(std::span(&rec, 1));
+  }
+
+  // Setup: the same accounts and funding transfers on every run (same seed, same ids), so
+  // they are created once and answered `exists` afterwards.
+  workload::generator setup(setup_config(o));
+  std::vector<account> accounts;
+  std::vector<wire_record> recs;
+  while (setup.next_account_batch(accounts)) {
+    engine_reply r = call_until_ok([&] { return eng->create_accounts(accounts); }, "accounts");
+    if (r.results.size() != accounts.size()) child_fail("account reply has the wrong size");
+    recs.clear();
+    for (std::size_t i = 0; i < accounts.size(); ++i) {
+      wire_record rec{};
+      rec.tag = static_cast<std::uint16_t>(tag::account_ack);
+      rec.id = accounts[i].id;
+      rec.status = r.results[i].status;
+      rec.timestamp = r.results[i].timestamp;
+      recs.push_back(rec);
+    }
+    out.put(recs);
+  }
+  std::vector<transfer> batch;
+  while (setup.next_funding_batch(batch)) {
+    engine_reply r = call_until_ok([&] { return eng->create_transfers(batch); }, "funding");
+    if (r.results.size() != batch.size()) child_fail("funding reply has the wrong size");
+    recs.clear();
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      wire_record rec{};
+      rec.tag = static_cast<std::uint16_t>(tag::transfer_ack);
+      rec.bits = bit::funding;
+      rec.id = batch[i].id;
+      rec.status = r.results[i].status;
+      rec.timestamp = r.results[i].timestamp;
+      recs.push_back(rec);
+    }
+    out.put(recs);
+  }
+  {
+    wire_record rec{};
+    rec.tag = static_cast<std::uint16_t>(tag::load_started);
+    out.put(std::span(&rec, 1));
+  }
+
+  // Load: a fresh stream per run; its ids moved up by (run + 1) * 2^40.
+  workload::config lc = setup_config(o);
+  lc.seed = mix_seed(o.seed, o.run + 1);
+  workload::generator load(lc);
+  workload::xoshiro256 rng(mix_seed(o.seed, 1000003 + o.run));
+  const u128 offset = u128{o.run + 1} << 40;
+  u128 max_raw_id = 0;
+
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::uint32_t inflight = 0;
+  std::uint64_t batches = 0;
+  const auto deadline = clock_type::now() + std::chrono::seconds(o.child_seconds);
+  std::vector<account_controls> controls;
+
+  while (!g_term.load() && clock_type::now() < deadline) {
+    {
+      std::unique_lock<std::mutex> lock(mutex);
+      cv.wait_for(lock, std::chrono::milliseconds(20), [&] { return inflight < o.inflight; });
+      if (inflight >= o.inflight) continue;
+      ++inflight;
+    }
+    ++batches;
+    const auto done = [&] {
+      std::lock_guard<std::mutex> lock(mutex);
+      --inflight;
+      cv.notify_all();
+    };
+    if (batches % 40 == 0) {
+      // A few controls changes: caps and freezes; never an overdraft, so that the bound
+      // check of the verification stays exact.
+      load.next_controls_batch(controls, 1 + rng.below(8));
+      for (auto& c : controls) c.overdraft_max = 0;
+      auto ids = std::make_shared<std::vector<u128>>();
+      for (const auto& c : controls) ids->push_back(c.account_id);
+      eng->set_account_controls(controls, [&out, ids, done](engine_reply&& r) {
+        if (r.status == engine_status::ok) {
+          if (r.results.size() != ids->size()) child_fail("controls reply has the wrong size");
+          std::vector<wire_record> v(ids->size());
+          for (std::size_t i = 0; i < v.size(); ++i) {
+            v[i] = wire_record{};
+            v[i].tag = static_cast<std::uint16_t>(tag::controls_ack);
+            v[i].id = (*ids)[i];
+            v[i].status = r.results[i].status;
+          }
+          out.put(v);
+        }
+        done();
+      });
+      continue;
+    }
+    const std::size_t n = 1 + static_cast<std::size_t>(rng.below(o.batch_max));
+    load.next_transfer_batch(batch, n);
+    auto meta = std::make_shared<std::vector<wire_record>>(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      transfer& t = batch[i];
+      wire_record& m = (*meta)[i];
+      m = wire_record{};
+      m.tag = static_cast<std::uint16_t>(tag::transfer_ack);
+      if (t.id > max_raw_id) {
+        max_raw_id = t.id;
+      } else {
+        m.bits |= bit::resend;
+      }
+      t.id += offset;
+      if (t.pending_id != 0) t.pending_id += offset;
+      if ((t.flags & transfer_flags::linked) ||
+          (i > 0 && (batch[i - 1].flags & transfer_flags::linked)))
+        m.bits |= bit::chained;
+      if (t.flags & transfer_flags::post_pending_transfer) m.bits |= bit::post;
+      if (t.flags & transfer_flags::void_pending_transfer) m.bits |= bit::void_;
+      if (i + 1 == n) m.bits |= bit::last_of_batch;
+      m.id = t.id;
+      m.aux = t.pending_id;
+    }
+    eng->create_transfers(batch, [&out, meta, done](engine_reply&& r) {
+      if (r.status == engine_status::ok) {
+        if (r.results.size() != meta->size())
+          child_fail("transfer reply has " + std::to_string(r.results.size()) + " results for " +
+                     std::to_string(meta->size()) + " events");
+        for (std::size_t i = 0; i < meta->size(); ++i) {
+          (*meta)[i].status = r.results[i].status;
+          (*meta)[i].timestamp = r.results[i].timestamp;
+        }
+        out.put(*meta);
+      }
+      done();
+    });
+  }
+  // SIGTERM or the time bound: a clean shutdown (every call in flight is answered, then
+  // the final snapshot).
+  eng->shutdown();
+  eng.reset();
+  return 0;
+}
+
+// =======================================================================================
+// Parent: verification
+
+// The parent recovers the data directory in-process; if the reference ledger's replay hits
+// an assertion (the journal holds decisions that cannot be replayed, so the engine could
+// not restart from it either), say so before dying.
+char g_abort_context[2048];
+extern "C" void on_parent_abort(int) {
+  const std::size_t n = ::strnlen(g_abort_context, sizeof g_abort_context);
+  if (n > 0) {
+    const ssize_t w = ::write(2, g_abort_context, n);
+    (void)w;
+  }
+  ::_exit(1);
+}
+void set_abort_context(const std::string& s) {
+  std::snprintf(g_abort_context, sizeof g_abort_context, "%s", s.c_str());
+}
+
+struct ack_set {
+  std::vector<wire_record> transfers;
+  std::vector<wire_record> accounts;
+  std::vector<wire_record> controls;
+  std::uint64_t ok = 0, exists = 0, failed = 0;
+};
+
+// What an earlier verification saw, to check that nothing recovered is lost later.
+struct seen_transfer {
+  std::uint64_t timestamp;
+  pending_state state;
+  std::uint32_t crc;  // of the stored transfer
+};
+
+struct previous_state {
+  bool valid = false;
+  std::uint64_t last_lsn = 0;
+  std::uint64_t last_timestamp = 0;
+  std::uint64_t accounts = 0;
+  std::uint64_t transfers = 0;
+  std::uint64_t failures = 0;
+  id_map<seen_transfer> transfer_map;
+  id_map<std::uint64_t> account_ts;
+  id_map<std::uint32_t> failure_map;
+};
+
+struct verify_result {
+  bool ok = true;
+  std::vector<std::string> errors;
+  std::uint64_t accounts = 0, transfers = 0, failures = 0, last_lsn = 0, snapshot_lsn = 0;
+  std::uint64_t files = 0, records = 0, torn_bytes = 0;
+  double recovery_ms = 0, second_recovery_ms = 0;
+  std::uint32_t digest = 0;
+  std::size_t digest_bytes = 0;
+
+  void fail(std::string s) {
+    ok = false;
+    if (errors.size() < 50) errors.push_back(std::move(s));
+    if (errors.size() == 50) errors.push_back("(more violations not shown)");
+  }
+};
+
+struct stored_ref {
+  transfer t;
+  pending_state state;
+  std::uint64_t expires;
+};
+
+// After a clean shutdown (SIGTERM) every call in flight was answered, and the child wrote
+// each answer before it exited: every transfer of that run's id range must have been
+// acknowledged ok in that run.
+struct clean_run {
+  u128 lo = 0, hi = 0;  // [lo, hi): the run's transfer ids
+  id_map<std::uint8_t> acked_ok;
+};
+
+verify_result verify_dir(const std::string& dir, const ack_set* acks, previous_state* prev,
+                         const std::string& when, const clean_run* clean = nullptr) {
+  set_abort_context("remit_crash: FAIL: recovering " + dir + " (" + when +
+                    ") hit the assertion above: the journal holds decisions that cannot be "
+                    "replayed, so the engine cannot restart from this directory either; it "
+                    "is kept for inspection\n");
+  verify_result v;
+  reference_ledger ledger;
+  storage::recovery_report rep;
+  std::string why;
+  auto t0 = clock_type::now();
+  if (!storage::recover(dir, ledger, rep, why)) {
+    v.fail("recovery failed: " + why);
+    return v;
+  }
+  v.recovery_ms = ms_since(t0);
+  v.accounts = ledger.account_count();
+  v.transfers = ledger.transfer_count();
+  v.last_lsn = rep.last_lsn;
+  v.snapshot_lsn = rep.snapshot_lsn;
+  v.files = rep.files;
+  v.records = rep.records;
+  v.torn_bytes = rep.torn_bytes;
+
+  // (4) A second recovery of the same directory gives the same bytes.
+  std::vector<std::byte> digest1, digest2;
+  ledger.write_snapshot(digest1, rep.last_lsn);
+  {
+    reference_ledger again;
+    storage::recovery_report rep2;
+    t0 = clock_type::now();
+    if (!storage::recover(dir, again, rep2, why)) {
+      v.fail("second recovery failed: " + why);
+      return v;
+    }
+    v.second_recovery_ms = ms_since(t0);
+    again.write_snapshot(digest2, rep2.last_lsn);
+    if (rep2.torn_bytes != 0)
+      v.fail("second recovery found a torn tail again (" + std::to_string(rep2.torn_bytes) +
+             " bytes in " + rep2.torn_file + ") after the first cut it");
+    if (rep2.last_lsn != rep.last_lsn)
+      v.fail("second recovery ends at LSN " + std::to_string(rep2.last_lsn) + ", first at " +
+             std::to_string(rep.last_lsn));
+  }
+  if (digest1 != digest2) {
+    std::size_t at = 0;
+    while (at < std::min(digest1.size(), digest2.size()) && digest1[at] == digest2[at]) ++at;
+    v.fail("second recovery differs: snapshots of " + std::to_string(digest1.size()) + " and " +
+           std::to_string(digest2.size()) + " bytes, first difference at byte " +
+           std::to_string(at));
+  }
+  v.digest = crc32c(digest1.data(), digest1.size());
+  v.digest_bytes = digest1.size();
+
+  // Index the recovered state.
+  id_map<std::uint32_t> account_index;
+  std::vector<const account_state*> accounts;
+  ledger.for_each_account([&](const account_state& s) {
+    account_index.insert(s.a.id, static_cast<std::uint32_t>(accounts.size()));
+    accounts.push_back(&s);
+  });
+  id_map<std::uint32_t> transfer_index;
+  std::vector<stored_ref> transfers;
+  transfers.reserve(ledger.transfer_count());
+  ledger.for_each_transfer(
+      [&](const transfer& t, const sent_fields&, std::uint64_t expires, pending_state st) {
+        if (!transfer_index.insert(t.id, static_cast<std::uint32_t>(transfers.size())))
+          v.fail("transfer " + u128_str(t.id) + " is stored twice");
+        transfers.push_back(stored_ref{t, st, expires});
+      });
+  id_map<std::uint32_t> failures;
+  ledger.for_each_failure([&](u128 id, ctr code) {
+    failures.insert(id, static_cast<std::uint32_t>(code));
+    ++v.failures;
+  });
+  const auto find_transfer = [&](u128 id) -> const stored_ref* {
+    const std::uint32_t* i = transfer_index.find(id);
+    return i ? &transfers[*i] : nullptr;
+  };
+
+  // (2) Money is conserved per ledger; (3) bounds; balances equal the sums of transfers.
+  struct sums {
+    u128 dp = 0, dP = 0, cp = 0, cP = 0;
+  };
+  std::map<std::uint32_t, sums> per_ledger;
+  std::vector<sums> expect(accounts.size());
+  for (const account_state* s : accounts) {
+    sums& l = per_ledger[s->a.ledger];
+    l.dp += s->a.debits_pending;
+    l.dP += s->a.debits_posted;
+    l.cp += s->a.credits_pending;
+    l.cP += s->a.credits_posted;
+    const u128 overdraft = s->controls.overdraft_max;
+    if (s->a.flags & account_flags::debits_must_not_exceed_credits) {
+      const u128 debits = s->a.debits_pending + s->a.debits_posted;
+      if (debits > add_saturating(s->a.credits_posted, overdraft))
+        v.fail("account breaks debits_must_not_exceed_credits: " + describe(*s));
+    }
+    if (s->a.flags & account_flags::credits_must_not_exceed_debits) {
+      const u128 credits = s->a.credits_pending + s->a.credits_posted;
+      if (credits > add_saturating(s->a.debits_posted, overdraft))
+        v.fail("account breaks credits_must_not_exceed_debits: " + describe(*s));
+    }
+  }
+  for (const auto& [l, s] : per_ledger) {
+    if (s.dP != s.cP)
+      v.fail("ledger " + std::to_string(l) + ": debits_posted " + u128_str(s.dP) +
+             " != credits_posted " + u128_str(s.cP));
+    if (s.dp != s.cp)
+      v.fail("ledger " + std::to_string(l) + ": debits_pending " + u128_str(s.dp) +
+             " != credits_pending " + u128_str(s.cp));
+  }
+  // Every post or void against its pending transfer; balances from the transfers.
+  id_map<std::uint32_t> resolved_by;  // pending id -> index of its post or void
+  std::vector<std::uint64_t> timestamps;
+  timestamps.reserve(transfers.size() + accounts.size());
+  for (const account_state* s : accounts) timestamps.push_back(s->a.timestamp);
+  for (std::size_t i = 0; i < transfers.size(); ++i) {
+    const stored_ref& r = transfers[i];
+    const transfer& t = r.t;
+    timestamps.push_back(t.timestamp);
+    const std::uint32_t* dr = account_index.find(t.debit_account_id);
+    const std::uint32_t* cr = account_index.find(t.credit_account_id);
+    if (!dr || !cr) {
+      v.fail("transfer names an account that does not exist: " + describe(t));
+      continue;
+    }
+    const transfer_kind kind = kind_of(t);
+    switch (kind) {
+      case transfer_kind::plain:
+        expect[*dr].dP += t.amount;
+        expect[*cr].cP += t.amount;
+        if (r.state != pending_state::none)
+          v.fail("plain transfer in state " + std::string(state_name(r.state)) + ": " +
+                 describe(t));
+        break;
+      case transfer_kind::pending:
+        if (r.state == pending_state::pending) {
+          expect[*dr].dp += t.amount;
+          expect[*cr].cp += t.amount;
+        } else if (r.state == pending_state::none) {
+          v.fail("pending transfer in state none: " + describe(t));
+        }
+        break;
+      case transfer_kind::post:
+      case transfer_kind::void_: {
+        if (kind == transfer_kind::post) {
+          expect[*dr].dP += t.amount;
+          expect[*cr].cP += t.amount;
+        }
+        const stored_ref* p = find_transfer(t.pending_id);
+        if (!p) {
+          v.fail("post or void of a pending transfer that is not stored: " + describe(t));
+          break;
+        }
+        const pending_state want =
+            kind == transfer_kind::post ? pending_state::posted : pending_state::voided;
+        if (kind_of(p->t) != transfer_kind::pending || p->state != want)
+          v.fail("pending transfer " + describe(p->t) + " is " + std::string(state_name(p->state)) +
+                 " but " + describe(t) + " resolved it");
+        if (p->t.debit_account_id != t.debit_account_id ||
+            p->t.credit_account_id != t.credit_account_id)
+          v.fail("post or void with other accounts than its pending transfer: " + describe(t));
+        if (kind == transfer_kind::post && t.amount > p->t.amount)
+          v.fail("post of more than the pending amount: " + describe(t));
+        if (!resolved_by.insert(t.pending_id, static_cast<std::uint32_t>(i)))
+          v.fail("pending transfer " + u128_str(t.pending_id) + " resolved twice, second by " +
+                 describe(t));
+        break;
+      }
+    }
+  }
+  for (const stored_ref& r : transfers) {
+    if (kind_of(r.t) != transfer_kind::pending) continue;
+    const bool resolved = resolved_by.contains(r.t.id);
+    if ((r.state == pending_state::posted || r.state == pending_state::voided) && !resolved)
+      v.fail("pending transfer is " + std::string(state_name(r.state)) +
+             " but no post or void of it is stored: " + describe(r.t));
+    if ((r.state == pending_state::pending || r.state == pending_state::expired) && resolved)
+      v.fail("pending transfer is " + std::string(state_name(r.state)) +
+             " but a post or void of it is stored: " + describe(r.t));
+  }
+  for (std::size_t i = 0; i < accounts.size(); ++i) {
+    const account& a = accounts[i]->a;
+    const sums& e = expect[i];
+    if (a.debits_pending != e.dp || a.debits_posted != e.dP || a.credits_pending != e.cp ||
+        a.credits_posted != e.cP)
+      v.fail("account balances differ from the sums of its transfers (dp " + u128_str(e.dp) +
+             " dP " + u128_str(e.dP) + " cp " + u128_str(e.cp) + " cP " + u128_str(e.cP) +
+             "): " + describe(*accounts[i]));
+  }
+  std::sort(timestamps.begin(), timestamps.end());
+  for (std::size_t i = 1; i < timestamps.size(); ++i)
+    if (timestamps[i] == timestamps[i - 1]) {
+      v.fail("timestamp " + std::to_string(timestamps[i]) + " is used twice");
+      break;
+    }
+  if (!timestamps.empty() && timestamps.back() > ledger.last_timestamp())
+    v.fail("a timestamp is past the recovered last_timestamp " +
+           std::to_string(ledger.last_timestamp()));
+  for (const stored_ref& r : transfers)
+    if (failures.contains(r.t.id))
+      v.fail("transfer is both stored and remembered as failed: " + describe(r.t));
+
+  // (1) Every acknowledged result.
+  if (acks) {
+    for (const wire_record& a : acks->accounts) {
+      if (a.status != static_cast<std::uint32_t>(car::ok) &&
+          a.status != static_cast<std::uint32_t>(car::exists))
+        continue;
+      const std::uint32_t* i = account_index.find(a.id);
+      if (!i) {
+        v.fail("acknowledged account " + u128_str(a.id) + " (" +
+               std::string(name(static_cast<car>(a.status))) + ") is lost");
+      } else if (accounts[*i]->a.timestamp != a.timestamp) {
+        v.fail("acknowledged account " + u128_str(a.id) + " has timestamp " +
+               std::to_string(accounts[*i]->a.timestamp) + ", acknowledged " +
+               std::to_string(a.timestamp));
+      }
+    }
+    for (const wire_record& a : acks->transfers) {
+      const stored_ref* s = find_transfer(a.id);
+      const std::uint32_t* failed = failures.find(a.id);
+      const std::string what = "acknowledged transfer " + u128_str(a.id) + " (" +
+                               code_name(a.status) + (a.bits & bit::chained ? ", in a chain" : "") +
+                               (a.bits & bit::resend ? ", a resend" : "") +
+                               (a.bits & bit::funding ? ", funding" : "") + ")";
+      const auto must_be_present = [&](bool check_ts) {
+        if (!s) {
+          v.fail(what + " is lost" +
+                 (failed ? ", remembered as failed with " + code_name(*failed) : std::string()));
+          return false;
+        }
+        if (check_ts && s->t.timestamp != a.timestamp) {
+          v.fail(what + " has timestamp " + std::to_string(s->t.timestamp) + ", acknowledged " +
+                 std::to_string(a.timestamp) + ": " + describe(s->t));
+          return false;
+        }
+        return true;
+      };
+      const auto must_be_absent = [&] {
+        if (s) v.fail(what + " is stored: " + describe(s->t));
+      };
+      const std::uint32_t code = a.status;
+      if (code == static_cast<std::uint32_t>(ctr::ok)) {
+        if (a.timestamp == 0) v.fail(what + " has timestamp 0");
+        if (must_be_present(true) && (a.bits & (bit::post | bit::void_))) {
+          const stored_ref* p = find_transfer(a.aux);
+          const pending_state want =
+              (a.bits & bit::post) ? pending_state::posted : pending_state::voided;
+          if (!p) {
+            v.fail(what + ": its pending transfer " + u128_str(a.aux) + " is lost");
+          } else if (p->state != want) {
+            v.fail(what + ": its pending transfer is " + std::string(state_name(p->state)) +
+                   ", not " + std::string(state_name(want)) + ": " + describe(p->t));
+          }
+        }
+      } else if (code == static_cast<std::uint32_t>(ctr::exists)) {
+        must_be_present(true);
+      } else if (code >= static_cast<std::uint32_t>(ctr::exists_with_different_flags) &&
+                 code <= static_cast<std::uint32_t>(ctr::exists_with_different_code)) {
+        must_be_present(false);
+      } else if (code == static_cast<std::uint32_t>(ctr::id_already_failed)) {
+        must_be_absent();
+        if (!failed) v.fail(what + ": the failure it refers to is not remembered");
+      } else if (is_state_failure(static_cast<ctr>(code)) && !(a.bits & bit::chained)) {
+        must_be_absent();
+        if (!failed) {
+          v.fail(what + ": the failure is not remembered (id_already_failed after restart)");
+        } else if (*failed != code) {
+          v.fail(what + ": remembered with another code, " + code_name(*failed));
+        }
+      } else if (!(a.bits & bit::resend) &&
+                 !(code == static_cast<std::uint32_t>(ctr::linked_event_chain_open) &&
+                   (a.bits & bit::last_of_batch))) {
+        // A fresh id that failed (in a chain, on validation, ...) is never created: no
+        // other event of the load carries it (chains are never resent; only the last
+        // event of a batch, which may be closed into an open chain, can be resent).
+        must_be_absent();
+      }
+    }
+  }
+
+  if (clean) {
+    std::size_t extra = 0;
+    for (const stored_ref& r : transfers) {
+      if (r.t.id < clean->lo || r.t.id >= clean->hi || clean->acked_ok.contains(r.t.id)) continue;
+      if (++extra <= 10)
+        v.fail("the run shut down cleanly, but transfer " + u128_str(r.t.id) +
+               " of its id range was never acknowledged ok: " + describe(r.t));
+    }
+  }
+
+  // Nothing recovered before is lost or changed (a pending transfer may be resolved).
+  if (prev && prev->valid) {
+    if (rep.last_lsn < prev->last_lsn)
+      v.fail("last LSN went back from " + std::to_string(prev->last_lsn) + " to " +
+             std::to_string(rep.last_lsn));
+    if (ledger.last_timestamp() < prev->last_timestamp) v.fail("last timestamp went back");
+    std::size_t lost = 0;
+    prev->account_ts.for_each([&](u128 id, std::uint64_t ts) {
+      const std::uint32_t* i = account_index.find(id);
+      if (!i || accounts[*i]->a.timestamp != ts) {
+        if (++lost <= 5)
+          v.fail("account " + u128_str(id) + " recovered earlier is lost or changed");
+      }
+    });
+    prev->transfer_map.for_each([&](u128 id, const seen_transfer& seen) {
+      const stored_ref* s = find_transfer(id);
+      if (!s) {
+        if (++lost <= 20)
+          v.fail("transfer " + u128_str(id) + " recovered at an earlier kill is lost");
+        return;
+      }
+      const std::uint32_t crc = crc32c(&s->t, sizeof s->t);
+      if (crc != seen.crc)
+        if (++lost <= 20) v.fail("transfer changed since an earlier kill: " + describe(s->t));
+      if (seen.state != s->state && seen.state != pending_state::pending)
+        if (++lost <= 20)
+          v.fail("pending transfer went from " + std::string(state_name(seen.state)) + " to " +
+                 std::string(state_name(s->state)) + ": " + describe(s->t));
+    });
+    prev->failure_map.for_each([&](u128 id, std::uint32_t code) {
+      const std::uint32_t* f = failures.find(id);
+      if (!f || *f != code)
+        if (++lost <= 20) v.fail("failure of " + u128_str(id) + " recovered earlier is lost");
+    });
+  }
+  if (prev) {
+    prev->valid = true;
+    prev->last_lsn = rep.last_lsn;
+    prev->last_timestamp = ledger.last_timestamp();
+    prev->accounts = v.accounts;
+    prev->transfers = v.transfers;
+    prev->failures = v.failures;
+    prev->transfer_map.clear();
+    prev->transfer_map.reserve(transfers.size());
+    for (const stored_ref& r : transfers)
+      prev->transfer_map.insert(r.t.id,
+                                seen_transfer{r.t.timestamp, r.state, crc32c(&r.t, sizeof r.t)});
+    prev->account_ts.clear();
+    for (const account_state* s : accounts) prev->account_ts.insert(s->a.id, s->a.timestamp);
+    prev->failure_map.clear();
+    failures.for_each([&](u128 id, std::uint32_t code) { prev->failure_map.insert(id, code); });
+  }
+  return v;
+}
+
+// =======================================================================================
+// Parent: torn tails
+//
+// A SIGKILL never tears a write (the page cache keeps whatever write() took), so recovery's
+// torn-tail path would go untested. After some kills the parent appends to the last journal
+// file (or, as a restart or roll would, to a new journal-<next LSN>.rmj) a group that was
+// never acknowledged (valid records, then damage), exactly what a power cut in the middle of
+// a group write can leave: the records continue the LSNs, their entries are failures of ids
+// no load ever uses (2^100 + n), and the damage is
+// a record cut short, a zeroed range inside one record (the records after it, of the same
+// group, stay whole), or garbage. Recovery must replay the whole records before the damage
+// and cut everything from the damage on: exactly `expected_torn` bytes.
+struct injection {
+  bool done = false;
+  std::string file;
+  std::uint64_t records_kept = 0;  // whole records before the damage, replayed
+  std::uint64_t expected_torn = 0;
+  std::string kind;
+};
+
+injection inject_torn_tail(const std::string& dir, workload::xoshiro256& rng,
+                           std::uint64_t& next_fake_id) {
+  injection inj;
+  storage::listing l;
+  std::string why;
+  if (!storage::list_dir(dir, l, why) || l.journals.empty()) return inj;
+  const auto& [first_lsn, name] = l.journals.back();
+  const std::string path = dir + "/" + name;
+  std::vector<std::byte> data;
+  if (!storage::read_file(path, data, why)) return inj;
+  const journal::scan_result r = journal::scan(data, 0, [](const journal::record_view&) {});
+  if (r.how != journal::scan_result::end::clean) return inj;  // leave a real tear alone
+  const std::uint64_t lsn0 = r.records > 0 ? r.last_lsn + 1 : first_lsn;
+  // Sometimes the torn group is the first of a new file, as after a restart or a roll (the
+  // engine opens journal-<next LSN>.rmj and the power fails during its first write).
+  const bool fresh_file = r.records > 0 && rng.below(3) == 0;
+  const std::string target = fresh_file ? journal::journal_file_name(lsn0) : name;
+
+  // The damage: 0 a record cut short, 1 a zeroed range inside a record (the group's later
+  // records stay whole), 2 garbage where a record would start, 3 the group's first page
+  // lost (zeros in its first record) while its later pages, with whole records, were
+  // written.
+  const std::uint64_t mode = rng.below(4);
+  const std::uint64_t n = mode == 3 ? rng.between(2, 4) : rng.between(1, 4);
+  std::vector<std::byte> group;
+  std::vector<std::uint64_t> starts;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    std::vector<std::byte> payload;
+    const std::uint64_t entries = rng.between(1, 40);
+    for (std::uint64_t e = 0; e < entries; ++e) {
+      journal::failure_entry f{};
+      f.id = (u128{1} << 100) + next_fake_id++;
+      f.code = static_cast<std::uint32_t>(ctr::exceeds_credits);
+      const std::size_t at = payload.size();
+      payload.resize(at + sizeof f);
+      std::memcpy(payload.data() + at, &f, sizeof f);
+    }
+    starts.push_back(group.size());
+    journal::append_record(group, journal::record_type::failures, lsn0 + i, lsn0, payload);
+  }
+  const std::uint64_t victim = mode == 3 ? 0 : rng.below(n);
+  const std::uint64_t victim_start = starts[victim];
+  const std::uint64_t victim_end = victim + 1 < n ? starts[victim + 1] : group.size();
+  if (mode == 0) {
+    // Cut short inside the victim record (header or payload).
+    const std::uint64_t keep = victim_start + rng.between(1, victim_end - victim_start - 1);
+    group.resize(keep);
+    inj.kind = "record cut short";
+  } else if (mode == 1 || mode == 3) {
+    // A zeroed range inside the victim; the group's later records stay whole.
+    const std::uint64_t from = victim_start + rng.below(victim_end - victim_start);
+    const std::uint64_t len = rng.between(1, std::min<std::uint64_t>(64, victim_end - from));
+    bool changed = false;
+    for (std::uint64_t i = from; i < from + len; ++i) {
+      changed |= group[i] != std::byte{0};
+      group[i] = std::byte{0};
+    }
+    if (!changed) group[victim_start] = std::byte{0xff};  // the magic's first byte
+    inj.kind = mode == 3 ? "first page of the group lost" : "zeroed range inside a record";
+  } else {
+    // Garbage where the victim would have started.
+    group.resize(victim_start);
+    const std::uint64_t len = rng.between(1, 300);
+    for (std::uint64_t i = 0; i < len; ++i) group.push_back(static_cast<std::byte>(rng.below(256)));
+    inj.kind = "garbage";
+  }
+  inj.records_kept = victim;
+  inj.expected_torn = group.size() - victim_start;
+  const std::string target_path = dir + "/" + target;
+  const int fd = fresh_file
+                     ? ::open(target_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)
+                     : ::open(target_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) return inj;
+  const bool ok = write_all(fd, group.data(), group.size());
+  ::close(fd);
+  if (!ok) return inj;
+  inj.done = true;
+  inj.file = target + (fresh_file ? " (a new file)" : "");
+  return inj;
+}
+
+// =======================================================================================
+// Parent: running children
+
+struct child_outcome {
+  enum class stop { sigkill, sigterm, exited } how = stop::sigkill;
+  bool reached_load = false;
+  bool abnormal = false;
+  std::string abnormal_why;
+  double ran_ms = 0;
+  double load_ms = 0;
+  std::size_t records = 0;
+  std::size_t partial_bytes = 0;
+  std::optional<wire_record> recovered;
+};
+
+std::string self_exe() {
+  char buf[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) {
+    std::perror("readlink /proc/self/exe");
+    std::exit(2);
+  }
+  buf[n] = '\0';
+  return buf;
+}
+
+child_outcome run_child(const options& o, const std::string& exe, std::uint64_t run,
+                        workload::xoshiro256& rng, ack_set& acks) {
+  child_outcome out;
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    std::perror("pipe2");
+    std::exit(2);
+  }
+  // How this child stops: SIGKILL at a random time after it started (during recovery and
+  // setup) or after its load started, or now and then SIGTERM (a clean shutdown).
+  const std::uint64_t r = rng.below(1000);
+  const bool from_start = r < 200;
+  const bool term = !from_start && rng.below(1000) < o.term_per_mille;
+  const std::uint64_t after_ms =
+      from_start ? rng.between(1, o.max_run_ms) : rng.between(o.min_run_ms, o.max_run_ms);
+
+  std::vector<std::string> args = {exe,
+                                   "--child",
+                                   "--data-dir",
+                                   o.data_dir,
+                                   "--seed",
+                                   std::to_string(o.seed),
+                                   "--run",
+                                   std::to_string(run),
+                                   "--fd",
+                                   std::to_string(fds[1]),
+                                   "--inflight",
+                                   std::to_string(o.inflight),
+                                   "--batch-max",
+                                   std::to_string(o.batch_max),
+                                   "--accounts",
+                                   std::to_string(o.accounts),
+                                   "--ledgers",
+                                   std::to_string(o.ledgers),
+                                   "--journal-kib",
+                                   std::to_string(o.journal_kib),
+                                   "--snapshot-records",
+                                   std::to_string(o.snapshot_records),
+                                   "--child-seconds",
+                                   std::to_string(o.child_seconds),
+                                   "--shards",
+                                   std::to_string(o.shards),
+                                   "--threads",
+                                   std::to_string(o.threads)};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  const auto t_start = clock_type::now();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    std::perror("fork");
+    std::exit(2);
+  }
+  if (pid == 0) {
+    ::fcntl(fds[1], F_SETFD, 0);  // the write end survives exec
+    ::execv(exe.c_str(), argv.data());
+    std::perror("execv");
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  const int fd = fds[0];
+
+  std::vector<unsigned char> buf;
+  std::size_t used = 0;
+  bool eof = false;
+  std::optional<clock_type::time_point> t_load;
+  const auto take = [&]() {
+    const std::size_t whole = used / sizeof(wire_record);
+    for (std::size_t i = 0; i < whole; ++i) {
+      wire_record rec;
+      std::memcpy(&rec, buf.data() + i * sizeof rec, sizeof rec);
+      ++out.records;
+      switch (static_cast<tag>(rec.tag)) {
+        case tag::transfer_ack:
+          acks.transfers.push_back(rec);
+          if (rec.status == 0)
+            ++acks.ok;
+          else if (rec.status == static_cast<std::uint32_t>(ctr::exists))
+            ++acks.exists;
+          else
+            ++acks.failed;
+          break;
+        case tag::account_ack:
+          acks.accounts.push_back(rec);
+          break;
+        case tag::controls_ack:
+          acks.controls.push_back(rec);
+          break;
+        case tag::recovered:
+          out.recovered = rec;
+          break;
+        case tag::load_started:
+          out.reached_load = true;
+          t_load = clock_type::now();
+          break;
+        default:
+          out.abnormal = true;
+          out.abnormal_why = "unknown record tag " + std::to_string(rec.tag) + " in the pipe";
+      }
+    }
+    const std::size_t consumed = whole * sizeof(wire_record);
+    std::memmove(buf.data(), buf.data() + consumed, used - consumed);
+    used -= consumed;
+  };
+  const auto read_some = [&](int timeout_ms) {
+    pollfd p{fd, POLLIN, 0};
+    const int n = ::poll(&p, 1, timeout_ms);
+    if (n < 0 && errno != EINTR) {
+      std::perror("poll");
+      std::exit(2);
+    }
+    if (n <= 0) return;
+    if (buf.size() < used + (1u << 20)) buf.resize(used + (1u << 20));
+    const ssize_t got = ::read(fd, buf.data() + used, buf.size() - used);
+    if (got < 0 && errno != EINTR && errno != EAGAIN) {
+      std::perror("read");
+      std::exit(2);
+    }
+    if (got == 0) eof = true;
+    if (got > 0) {
+      used += static_cast<std::size_t>(got);
+      take();
+    }
+  };
+
+  // Run until the stop time (or the child ends by itself).
+  constexpr double load_wait_max_ms = 120'000;
+  for (;;) {
+    if (eof) break;
+    const double since_start = ms_since(t_start);
+    double remaining;
+    if (from_start) {
+      remaining = static_cast<double>(after_ms) - since_start;
+    } else if (t_load) {
+      remaining = static_cast<double>(after_ms) - ms_since(*t_load);
+    } else {
+      if (since_start > load_wait_max_ms) {
+        out.abnormal = true;
+        out.abnormal_why = "the child did not start its load within 120 s";
+        break;
+      }
+      remaining = 50;
+    }
+    if (remaining <= 0 && (from_start || t_load)) break;
+    read_some(static_cast<int>(std::max(1.0, std::min(remaining, 50.0))));
+  }
+  out.ran_ms = ms_since(t_start);
+  out.load_ms = t_load ? ms_since(*t_load) : 0;
+  if (!eof) {
+    if (term && !out.abnormal) {
+      out.how = child_outcome::stop::sigterm;
+      ::kill(pid, SIGTERM);
+      // A clean shutdown answers every call in flight and writes a snapshot.
+      const auto t_term = clock_type::now();
+      while (!eof && ms_since(t_term) < 60'000) read_some(50);
+      if (!eof) {
+        out.abnormal = true;
+        out.abnormal_why = "the child did not shut down within 60 s of SIGTERM";
+        ::kill(pid, SIGKILL);
+      }
+    } else {
+      out.how = child_outcome::stop::sigkill;
+      ::kill(pid, SIGKILL);
+    }
+  } else {
+    out.how = child_outcome::stop::exited;
+  }
+  while (!eof) read_some(1000);  // drain: the write end closes when the child is gone
+  out.partial_bytes = used;
+  ::close(fd);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL) {
+    out.abnormal = true;
+    out.abnormal_why = "the child died of signal " + std::to_string(WTERMSIG(status)) + " (" +
+                       strsignal(WTERMSIG(status)) + ")";
+  } else if (WIFSIGNALED(status) && out.how != child_outcome::stop::sigkill) {
+    if (!out.abnormal) {
+      out.abnormal = true;
+      out.abnormal_why = "the child was killed by SIGKILL that the harness did not send";
+    }
+  } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+    out.abnormal = true;
+    out.abnormal_why = "the child exited with status " + std::to_string(WEXITSTATUS(status)) +
+                       " (see its messages above)";
+  } else if (WIFEXITED(status) && out.how == child_outcome::stop::exited &&
+             out.ran_ms < 1000.0 * o.child_seconds) {
+    out.abnormal = true;
+    out.abnormal_why = "the child exited by itself before its time bound";
+  }
+  return out;
+}
+
+// Temporary files of snapshot builds that a kill interrupted (".snapshot-<LSN>.rms.tmp").
+// Nothing in the ledger depends on them, so they are reported, not counted as violations.
+struct leftovers {
+  std::uint64_t files = 0, bytes = 0;
+};
+leftovers snapshot_temp_files(const std::string& dir) {
+  leftovers l;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.starts_with(".snapshot-") && n.ends_with(".tmp")) {
+      ++l.files;
+      l.bytes += e.file_size(ec);
+    }
+  }
+  return l;
+}
+
+void print_errors(const verify_result& v) {
+  for (const auto& e : v.errors) std::fprintf(stderr, "  VIOLATION: %s\n", e.c_str());
+}
+
+int parent_main(options o) {
+  ::signal(SIGPIPE, SIG_IGN);
+  ::signal(SIGABRT, on_parent_abort);
+  if (!o.seed_set) {
+    o.seed =
+        static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+    o.seed = mix_seed(o.seed, static_cast<std::uint64_t>(::getpid()));
+    o.seed &= (1ull << 48) - 1;
+  }
+  bool made_dir = false;
+  if (o.data_dir.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/remit-crash-XXXXXX";
+    if (::mkdtemp(templ.data()) == nullptr) {
+      std::perror("mkdtemp");
+      return 2;
+    }
+    o.data_dir = templ;
+    made_dir = true;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(o.data_dir, ec);
+  // Run numbers continue across invocations on the same directory, so ids never collide.
+  const std::string marker = o.data_dir + "/crash-harness-runs";
+  std::uint64_t run = 0;
+  if (FILE* f = std::fopen(marker.c_str(), "r")) {
+    unsigned long long n = 0;
+    if (std::fscanf(f, "%llu", &n) == 1) run = n;
+    std::fclose(f);
+  }
+  const std::string exe = self_exe();
+  std::printf("remit_crash: %u kills, seed %llu, data dir %s, runs of %u..%u ms\n", o.kills,
+              static_cast<unsigned long long>(o.seed), o.data_dir.c_str(), o.min_run_ms,
+              o.max_run_ms);
+  std::fflush(stdout);
+
+  workload::xoshiro256 rng(mix_seed(o.seed, 77));
+  ack_set acks;
+  previous_state prev;
+  double recovery_ms_max = 0, recovery_ms_total = 0;
+  std::uint64_t verifications = 0, kills_in_load = 0, terms = 0, partial_total = 0;
+  std::uint64_t tears = 0, next_fake_id = 1;
+  verify_result last;
+  const auto fail_out = [&](const std::string& why) {
+    std::fprintf(stderr, "remit_crash: FAIL: %s\n", why.c_str());
+    std::fprintf(stderr, "remit_crash: seed %llu; data dir kept at %s\n",
+                 static_cast<unsigned long long>(o.seed), o.data_dir.c_str());
+    return 1;
+  };
+
+  // The directory as given (empty, or left by an earlier invocation) must verify.
+  last = verify_dir(o.data_dir, nullptr, &prev, "before the first run");
+  if (!last.ok) {
+    print_errors(last);
+    return fail_out("the data directory does not verify before the first run");
+  }
+  const auto t_all = clock_type::now();
+  for (std::uint32_t k = 1; k <= o.kills; ++k, ++run) {
+    if (FILE* f = std::fopen(marker.c_str(), "w")) {
+      std::fprintf(f, "%llu\n", static_cast<unsigned long long>(run + 1));
+      std::fclose(f);
+    }
+    const std::size_t acked_before = acks.transfers.size();
+    const child_outcome c = run_child(o, exe, run, rng, acks);
+    if (c.abnormal) {
+      // Say what the child did, then still check what it left behind.
+      std::fprintf(stderr, "remit_crash: run %llu: %s\n", static_cast<unsigned long long>(run),
+                   c.abnormal_why.c_str());
+      last = verify_dir(o.data_dir, &acks, &prev,
+                        "after run " + std::to_string(run) + " ended abnormally");
+      std::fprintf(stderr,
+                   "remit_crash: the directory it left: %llu accounts, %llu transfers, LSN %llu: "
+                   "%s\n",
+                   static_cast<unsigned long long>(last.accounts),
+                   static_cast<unsigned long long>(last.transfers),
+                   static_cast<unsigned long long>(last.last_lsn),
+                   last.ok ? "verifies" : "VIOLATIONS");
+      print_errors(last);
+      return fail_out("run " + std::to_string(run) + ": " + c.abnormal_why);
+    }
+    partial_total += c.partial_bytes;
+    if (c.how == child_outcome::stop::sigterm) ++terms;
+    if (c.reached_load) ++kills_in_load;
+    // The child's engine recovered exactly what the parent recovered before it started.
+    if (c.recovered) {
+      const wire_record& r = *c.recovered;
+      if (r.id != last.accounts || r.aux != last.transfers || r.timestamp != last.last_lsn ||
+          r.status != 0)
+        return fail_out("run " + std::to_string(run) + ": the engine recovered " + u128_str(r.id) +
+                        " accounts, " + u128_str(r.aux) + " transfers, up to LSN " +
+                        std::to_string(r.timestamp) + " (torn " + std::to_string(r.status) +
+                        " B), but storage::recover found " + std::to_string(last.accounts) +
+                        " accounts, " + std::to_string(last.transfers) + " transfers, up to LSN " +
+                        std::to_string(last.last_lsn));
+    }
+    injection inj;
+    if (c.how == child_outcome::stop::sigkill && rng.below(1000) < o.tear_per_mille)
+      inj = inject_torn_tail(o.data_dir, rng, next_fake_id);
+    std::unique_ptr<clean_run> clean;
+    if (c.how == child_outcome::stop::sigterm) {
+      clean = std::make_unique<clean_run>();
+      clean->lo = u128{run + 1} << 40;
+      clean->hi = u128{run + 2} << 40;
+      for (std::size_t i = acked_before; i < acks.transfers.size(); ++i)
+        if (acks.transfers[i].status == 0) clean->acked_ok.insert(acks.transfers[i].id, 1);
+    }
+    last =
+        verify_dir(o.data_dir, &acks, &prev,
+                   "kill " + std::to_string(k) + ", after run " + std::to_string(run), clean.get());
+    if (inj.done) {
+      ++tears;
+      if (last.torn_bytes != inj.expected_torn)
+        last.fail("torn tail injected in " + inj.file + " (" + inj.kind + ", " +
+                  std::to_string(inj.records_kept) + " whole records before it): recovery cut " +
+                  std::to_string(last.torn_bytes) + " bytes, expected " +
+                  std::to_string(inj.expected_torn));
+    }
+    ++verifications;
+    recovery_ms_max = std::max(recovery_ms_max, last.recovery_ms);
+    recovery_ms_total += last.recovery_ms;
+    const char* how = c.how == child_outcome::stop::sigkill   ? "SIGKILL"
+                      : c.how == child_outcome::stop::sigterm ? "SIGTERM"
+                                                              : "exited";
+    std::printf(
+        "kill %u/%u: run %llu %s after %.0f ms (%s%.0f ms of load); acked +%zu (total %zu, "
+        "ok %llu, exists %llu, failed %llu)%s; recovered %llu accounts, %llu transfers, %llu "
+        "failures, LSN %llu (snapshot %llu, %llu files, %llu records, torn %llu B) in %.1f ms "
+        "(again %.1f ms); digest %08x/%zu B%s %s\n",
+        k, o.kills, static_cast<unsigned long long>(run), how, c.ran_ms,
+        c.reached_load ? "" : "no load, ", c.load_ms, acks.transfers.size() - acked_before,
+        acks.transfers.size(), static_cast<unsigned long long>(acks.ok),
+        static_cast<unsigned long long>(acks.exists), static_cast<unsigned long long>(acks.failed),
+        c.partial_bytes
+            ? (", partial record of " + std::to_string(c.partial_bytes) + " B ignored").c_str()
+            : "",
+        static_cast<unsigned long long>(last.accounts),
+        static_cast<unsigned long long>(last.transfers),
+        static_cast<unsigned long long>(last.failures),
+        static_cast<unsigned long long>(last.last_lsn),
+        static_cast<unsigned long long>(last.snapshot_lsn),
+        static_cast<unsigned long long>(last.files), static_cast<unsigned long long>(last.records),
+        static_cast<unsigned long long>(last.torn_bytes), last.recovery_ms, last.second_recovery_ms,
+        last.digest, last.digest_bytes,
+        inj.done ? ("; injected torn tail in " + inj.file + " (" + inj.kind + ", " +
+                    std::to_string(inj.records_kept) + " whole records before it, " +
+                    std::to_string(inj.expected_torn) + " B)")
+                       .c_str()
+                 : "",
+        last.ok ? "ok" : "VIOLATION");
+    std::fflush(stdout);
+    if (!last.ok) {
+      print_errors(last);
+      return fail_out("kill " + std::to_string(k) + " (run " + std::to_string(run) +
+                      "): the recovered state breaks the rules above");
+    }
+  }
+  const double total_s = ms_since(t_all) / 1000.0;
+  const leftovers tmp = snapshot_temp_files(o.data_dir);
+  if (tmp.files > 0)
+    std::printf(
+        "remit_crash: warning: %llu temporary files of interrupted snapshot builds "
+        "(.snapshot-*.rms.tmp, %.1f MB) are left in the data directory; nothing "
+        "removes them\n",
+        static_cast<unsigned long long>(tmp.files),
+        static_cast<double>(tmp.bytes) / (1024.0 * 1024.0));
+  std::printf(
+      "remit_crash: PASS: %u stops (%llu during load, %llu clean SIGTERM, %llu torn tails), "
+      "%zu acknowledged transfer results (ok %llu, exists %llu, failed %llu), %zu account acks, "
+      "%zu controls "
+      "acks (%llu bytes of partial records ignored); final state %llu accounts, %llu "
+      "transfers, %llu failures, LSN %llu; recovery mean %.1f ms, max %.1f ms; %.1f s; seed "
+      "%llu\n",
+      o.kills, static_cast<unsigned long long>(kills_in_load),
+      static_cast<unsigned long long>(terms), static_cast<unsigned long long>(tears),
+      acks.transfers.size(), static_cast<unsigned long long>(acks.ok),
+      static_cast<unsigned long long>(acks.exists), static_cast<unsigned long long>(acks.failed),
+      acks.accounts.size(), acks.controls.size(), static_cast<unsigned long long>(partial_total),
+      static_cast<unsigned long long>(last.accounts),
+      static_cast<unsigned long long>(last.transfers),
+      static_cast<unsigned long long>(last.failures),
+      static_cast<unsigned long long>(last.last_lsn),
+      verifications ? recovery_ms_total / static_cast<double>(verifications) : 0.0, recovery_ms_max,
+      total_s, static_cast<unsigned long long>(o.seed));
+  if (made_dir && !o.keep) {
+    std::filesystem::remove_all(o.data_dir, ec);
+  } else {
+    std::printf("remit_crash: data dir kept at %s\n", o.data_dir.c_str());
+  }
+  return 0;
+}
+
+int verify_only_main(const options& o) {
+  if (o.data_dir.empty()) usage("--verify-only needs --data-dir");
+  ::signal(SIGABRT, on_parent_abort);
+  const verify_result v = verify_dir(o.data_dir, nullptr, nullptr, "--verify-only");
+  std::printf(
+      "%s: %llu accounts, %llu transfers, %llu failures, LSN %llu (snapshot %llu, "
+      "%llu files, %llu records, torn %llu B), recovery %.1f ms, digest %08x/%zu B: %s\n",
+      o.data_dir.c_str(), static_cast<unsigned long long>(v.accounts),
+      static_cast<unsigned long long>(v.transfers), static_cast<unsigned long long>(v.failures),
+      static_cast<unsigned long long>(v.last_lsn), static_cast<unsigned long long>(v.snapshot_lsn),
+      static_cast<unsigned long long>(v.files), static_cast<unsigned long long>(v.records),
+      static_cast<unsigned long long>(v.torn_bytes), v.recovery_ms, v.digest, v.digest_bytes,
+      v.ok ? "ok" : "VIOLATION");
+  print_errors(v);
+  return v.ok ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const options o = parse(argc, argv);
+  if (o.child) {
+    if (o.data_dir.empty()) usage("--child needs --data-dir");
+    return child_main(o);
+  }
+  if (o.verify_only) return verify_only_main(o);
+  return parent_main(o);
+}
