@@ -29,8 +29,9 @@
 // Targets sit behind `load_target`: `reference` (the serial reference ledger in this
 // process) and `embedded` (the actor engine, remit::engine, in this process; --shards,
 // --threads, --durability and --data-dir go to its engine_config). With --durability on the
-// engine journals to --data-dir, which must be missing or empty (the workload's ids start
-// at 1, a recovered ledger would answer `exists`); without --data-dir a fresh temporary
+// engine journals to --data-dir; a directory that already holds a ledger is recovered and
+// the run's transfers get fresh ids (accounts and funding answer `exists`); without
+// --data-dir a fresh temporary
 // directory is used and removed afterwards. A `HOST:PORT` target (the client library over
 // the wire) comes with the server.
 #include <stdlib.h>
@@ -193,6 +194,7 @@ class embedded_target final : public load_target {
   explicit embedded_target(engine_config cfg) : engine_(std::move(cfg)) {}
 
   std::string_view name() const override { return "embedded"; }
+  const engine::recovery_summary& recovery() const { return engine_.recovery(); }
 
   void create_accounts(std::span<const account> events, answer_callback done) override {
     engine_.create_accounts(events, adapt(events.size(), std::move(done)));
@@ -295,6 +297,7 @@ struct options {
   std::uint32_t shards = engine_config{}.shards;
   std::uint32_t threads = engine_config{}.threads;
   std::string durability = "off";
+  u128 id_offset = 0;  // set when --data-dir already holds a ledger (a resumed run)
   std::string data_dir;  // empty: a fresh temporary directory when durability is on
   bool json = false;
 };
@@ -630,7 +633,10 @@ bool setup(load_target& target, workload::generator& gen, std::size_t window) {
       },
       [&](const flight<transfer>::slot&, std::span<const result> results, time_point) {
         std::lock_guard<std::mutex> lock(m);
-        for (const result& r : results) ++(r.status == 0 ? funded : unfunded);
+        for (const result& r : results) {
+          const auto code = static_cast<create_transfer_result>(r.status);
+          ++(code == create_transfer_result::ok || code == create_transfer_result::exists ? funded : unfunded);
+        }
       },
       overloaded, failure);
   if (!funding_ok) {
@@ -733,6 +739,12 @@ bool run_load(load_target& target, workload::generator& gen, const options& o,
     }
     flight<transfer>::slot& s = f.at(*i);
     gen.next_transfer_batch(s.events, n);  // before the batch is due: not in its latency
+    if (o.id_offset != 0) {
+      for (transfer& t : s.events) {
+        t.id += o.id_offset;
+        if (t.pending_id != 0) t.pending_id += o.id_offset;
+      }
+    }
     if (open) {
       while (steady::now() < due) {
         if (!f.wait_until(std::min(due, steady::now() + tick))) break;
@@ -1076,14 +1088,25 @@ int run(int argc, char** argv) {
     } else {
       std::error_code ec;
       if (std::filesystem::exists(o.data_dir, ec) && !std::filesystem::is_empty(o.data_dir, ec)) {
-        return bad("--data-dir " + o.data_dir +
-                   " is not empty: remit-load needs a fresh ledger (its ids start at 1; a "
-                   "recovered one would answer `exists`); remove it or name another");
+        // A second run on the same directory: the engine recovers it; accounts and funding
+        // answer `exists`, and this run's transfers get ids of their own (the generator's
+        // ids plus the start time in the high 64 bits), so nothing collides.
+        o.id_offset = static_cast<u128>(wall_clock_ns()) << 64;
       }
     }
   }
   const std::unique_ptr<load_target> target = make_target(o, !scratch.path().empty(), why);
   if (!target) return bad(why);
+  if (const auto* e = dynamic_cast<const embedded_target*>(target.get()); e && o.id_offset != 0) {
+    const auto& r = e->recovery();
+    std::printf("recovered %s: %llu accounts, %llu transfers, LSN %llu (snapshot %s, %llu "
+                "records replayed) in %.3f s\n",
+                o.data_dir.c_str(), static_cast<unsigned long long>(r.accounts),
+                static_cast<unsigned long long>(r.transfers),
+                static_cast<unsigned long long>(r.last_lsn),
+                r.snapshot.empty() ? "none" : r.snapshot.c_str(),
+                static_cast<unsigned long long>(r.records), r.seconds);
+  }
 
   // How many batches may be outstanding: --inflight, or in the open loop
   // open_outstanding_max, but never more than the target holds (the rest would only be
