@@ -171,6 +171,10 @@ bool list_dir(const std::string& dir, listing& out, std::string& why) {
     std::uint64_t n = 0;
     if (journal::parse_journal_file_name(name, n)) out.journals.emplace_back(n, name);
     if (journal::parse_snapshot_file_name(name, n)) out.snapshots.emplace_back(n, name);
+    // ".<snapshot name>.tmp", as write_file_atomically names it.
+    if (name.size() > 5 && name.front() == '.' && name.ends_with(".tmp") &&
+        journal::parse_snapshot_file_name(name.substr(1, name.size() - 5), n))
+      out.leftovers.push_back(name);
   }
   if (ec) {
     why = "list " + dir + ": " + ec.message();
@@ -182,6 +186,11 @@ bool list_dir(const std::string& dir, listing& out, std::string& why) {
 }
 
 namespace {
+
+// A snapshot write that a crash interrupted leaves its temporary file; nothing reads it.
+void remove_leftovers(const std::string& dir, const listing& l) {
+  for (const std::string& name : l.leftovers) ::unlink((dir + "/" + name).c_str());
+}
 
 // Loads the newest snapshot (if any) into `out`.
 bool load_snapshot(const std::string& dir, const listing& l, reference_ledger& out,
@@ -273,6 +282,7 @@ bool recover(const std::string& dir, reference_ledger& out, recovery_report& rep
   }
   listing l;
   if (!list_dir(dir, l, why)) return false;
+  remove_leftovers(dir, l);
   if (!load_snapshot(dir, l, out, report, why)) return false;
   if (!replay_files(dir, l, UINT64_MAX, true, out, report, why)) return false;
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -283,6 +293,7 @@ bool build_snapshot(const std::string& dir, std::uint64_t first_lsn_not_covered,
                     std::uint64_t& lsn, std::string& why) {
   listing l;
   if (!list_dir(dir, l, why)) return false;
+  remove_leftovers(dir, l);  // one snapshot is built at a time: these were interrupted
   reference_ledger state;
   recovery_report report;
   if (!load_snapshot(dir, l, state, report, why)) return false;

@@ -86,6 +86,7 @@ bool read_file(const std::string& path, std::vector<std::byte>& out, std::string
 struct listing {
   std::vector<std::pair<std::uint64_t, std::string>> journals;   // first LSN, name
   std::vector<std::pair<std::uint64_t, std::string>> snapshots;  // LSN, name
+  std::vector<std::string> leftovers;  // temporary files of interrupted snapshot writes
 };
 bool list_dir(const std::string& dir, listing& out, std::string& why);
 

@@ -397,6 +397,24 @@ INSTANTIATE_TEST_SUITE_P(Journal, JournalRecoveryEveryKind, ::testing::Values(fa
 // failure was forgotten: after a restart and the creation of the accounts, a resend of the
 // same id succeeded and moved money, breaking "a retry with the same id never succeeds later"
 // (PROTOCOL.md 7).
+// A snapshot write that a crash interrupted leaves ".snapshot-<LSN>.rms.tmp"; the next
+// start (and the next snapshot build) removes it, so a crash loop does not fill the disk.
+TEST(JournalRecovery, LeftoverSnapshotTemporaryFilesAreRemoved) {
+  temp_dir dir;
+  manual_clock clock(epoch_2023_ns);
+  const std::string leftover = dir.file("." + journal::snapshot_file_name(7) + ".tmp");
+  const std::vector<std::byte> junk(4096, std::byte{0x5a});
+  write_bytes(leftover, junk);
+  // A file that merely looks similar is not ours and stays.
+  const std::string other = dir.file(".snapshot-notes.tmp");
+  write_bytes(other, junk);
+  {
+    engine e(durable_config(dir.path(), clock));
+    EXPECT_FALSE(std::filesystem::exists(leftover)) << "recovery left " << leftover;
+    EXPECT_TRUE(std::filesystem::exists(other));
+  }
+}
+
 TEST(JournalRecovery, FailureRecordedBeforeAnyAccountExistsIsRemembered) {
   temp_dir dir;
   manual_clock clock(epoch_2023_ns);
