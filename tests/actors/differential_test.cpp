@@ -275,8 +275,10 @@ std::string code_summary(const std::vector<std::size_t>& codes) {
   std::string s;
   for (std::size_t c = 0; c < codes.size(); ++c) {
     if (codes[c] == 0) continue;
-    s += " " + std::string(name(static_cast<create_transfer_result>(c))) + "=" +
-         std::to_string(codes[c]);
+    s += ' ';
+    s += name(static_cast<create_transfer_result>(c));
+    s += '=';
+    s += std::to_string(codes[c]);
   }
   return s;
 }
