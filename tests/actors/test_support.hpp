@@ -27,6 +27,7 @@
 #include "engine/reference_ledger.hpp"
 #include "engine/rules.hpp"
 #include "engine/types.hpp"
+#include "tests/support/builders.hpp"
 
 namespace remit::actor_test {
 
@@ -134,41 +135,10 @@ inline transfer make_pending(u128 id, u128 debit, u128 credit, u128 amount,
   return t;
 }
 
-inline transfer make_post(u128 id, u128 pending_id, u128 amount = 0) {
-  transfer t{};
-  t.id = id;
-  t.pending_id = pending_id;
-  t.amount = amount;
-  t.flags = transfer_flags::post_pending_transfer;
-  return t;
-}
-
-inline transfer make_void(u128 id, u128 pending_id) {
-  transfer t = make_post(id, pending_id);
-  t.flags = transfer_flags::void_pending_transfer;
-  return t;
-}
-
-inline transfer linked(transfer t) {
-  t.flags |= transfer_flags::linked;
-  return t;
-}
-
-inline account linked(account a) {
-  a.flags |= account_flags::linked;
-  return a;
-}
-
-inline account_controls make_controls(u128 id, u128 overdraft = 0, u128 amount_max = 0,
-                                      u128 daily_max = 0, std::uint32_t status = 0) {
-  account_controls c{};
-  c.account_id = id;
-  c.overdraft_max = overdraft;
-  c.transfer_amount_max = amount_max;
-  c.daily_debit_max = daily_max;
-  c.status_flags = status;
-  return c;
-}
+using test::linked;
+using test::make_controls;
+using test::make_post;
+using test::make_void;
 
 inline account_filter make_filter(u128 account_id, std::uint32_t flags, std::uint32_t limit,
                                   std::uint64_t ts_min = 0, std::uint64_t ts_max = 0) {
