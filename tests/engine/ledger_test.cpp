@@ -17,6 +17,7 @@
 #include "engine/reference_ledger.hpp"
 #include "engine/rules.hpp"
 #include "engine/types.hpp"
+#include "tests/support/builders.hpp"
 
 namespace remit {
 
@@ -44,6 +45,8 @@ static void PrintTo(filter_check r, std::ostream* os) {
 namespace {
 
 using tr = create_transfer_result;
+using test::make_post;
+using test::make_void;
 
 constexpr std::uint64_t day = 20'000;
 constexpr std::uint64_t t0_ns = day * ns_per_day + ns_per_s * 6 * 3600;
@@ -87,21 +90,6 @@ transfer make_transfer(u128 id, u128 debit, u128 credit, u128 amount, std::uint1
 
 transfer make_pending(u128 id, u128 debit, u128 credit, u128 amount) {
   return make_transfer(id, debit, credit, amount, transfer_flags::pending);
-}
-
-transfer make_post(u128 id, u128 pending_id, u128 amount = 0) {
-  transfer t{};
-  t.id = id;
-  t.pending_id = pending_id;
-  t.amount = amount;
-  t.flags = transfer_flags::post_pending_transfer;
-  return t;
-}
-
-transfer make_void(u128 id, u128 pending_id) {
-  transfer t = make_post(id, pending_id);
-  t.flags = transfer_flags::void_pending_transfer;
-  return t;
 }
 
 // A ledger with a clock that moves on by a second per batch unless told otherwise.

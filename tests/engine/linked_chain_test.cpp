@@ -14,6 +14,7 @@
 
 #include "engine/reference_ledger.hpp"
 #include "engine/types.hpp"
+#include "tests/support/builders.hpp"
 
 namespace remit {
 
@@ -28,6 +29,9 @@ namespace {
 
 using ar = create_account_result;
 using tr = create_transfer_result;
+using test::linked;
+using test::make_post;
+using test::make_void;
 
 constexpr std::uint64_t t0_ns = 20'000 * ns_per_day + ns_per_s * 9 * 3600;
 
@@ -62,11 +66,6 @@ account make_account(u128 id, std::uint16_t flags = 0) {
   return x;
 }
 
-account linked(account x) {
-  x.flags |= account_flags::linked;
-  return x;
-}
-
 transfer make_transfer(u128 id, u128 debit, u128 credit, u128 amount, std::uint16_t flags = 0) {
   transfer t{};
   t.id = id;
@@ -81,26 +80,6 @@ transfer make_transfer(u128 id, u128 debit, u128 credit, u128 amount, std::uint1
 
 transfer make_pending(u128 id, u128 debit, u128 credit, u128 amount) {
   return make_transfer(id, debit, credit, amount, transfer_flags::pending);
-}
-
-transfer make_post(u128 id, u128 pending_id, u128 amount = 0) {
-  transfer t{};
-  t.id = id;
-  t.pending_id = pending_id;
-  t.amount = amount;
-  t.flags = transfer_flags::post_pending_transfer;
-  return t;
-}
-
-transfer make_void(u128 id, u128 pending_id) {
-  transfer t = make_post(id, pending_id);
-  t.flags = transfer_flags::void_pending_transfer;
-  return t;
-}
-
-transfer linked(transfer t) {
-  t.flags |= transfer_flags::linked;
-  return t;
 }
 
 struct transfer_batch {
