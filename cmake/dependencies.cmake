@@ -12,5 +12,8 @@ find_package(CLI11 QUIET)
 find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(mimalloc REQUIRED)
+find_package(OpenSSL REQUIRED)
+find_package(Boost 1.74 REQUIRED)
+find_package(fmt REQUIRED)
 
 include(${CMAKE_CURRENT_LIST_DIR}/remit_find_caf.cmake)

@@ -3,7 +3,7 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS remit_engine remit_actors remit_embedding EXPORT remit-targets
+install(TARGETS remit_model remit_engine remit_actors remit_embedding EXPORT remit-targets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(FILES engine/types.hpp engine/rules.hpp engine/assert.hpp engine/id_map.hpp

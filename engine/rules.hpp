@@ -174,8 +174,6 @@ void apply_resolve_credit(account_state& cr, u128 pending_amount, u128 posted);
 set_controls_result validate_controls(const account_controls& c);
 controls_state controls_of(const account_controls& c);
 
-enum class filter_check : std::uint8_t { ok, reserved_field, bad_event_count };
-filter_check validate_filter(const account_filter& f);
 bool filter_matches(const account_filter& f, const transfer& t);
 
 // Where the chain left open at the end of a batch begins (the events from there to the end

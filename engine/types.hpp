@@ -180,6 +180,12 @@ static_assert(offsetof(account_filter, limit) == 32);
 static_assert(offsetof(account_filter, flags) == 36);
 static_assert(offsetof(account_filter, reserved) == 40);
 
+// The checks of an AccountFilter that PROTOCOL.md gives protocol statuses (section 4): a
+// limit out of range or no side is bad_event_count; unknown flag bits or reserved bytes are
+// reserved_field, in that order.
+enum class filter_check : std::uint8_t { ok, reserved_field, bad_event_count };
+filter_check validate_filter(const account_filter& f);
+
 // ---------------------------------------------------------------------------------------
 // GET_LEDGER_STATS request (16) and LedgerStats (64)
 
