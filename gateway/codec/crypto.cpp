@@ -39,7 +39,10 @@ digest hmac_sha256(std::span<const std::uint8_t> key,
   char sha256[] = "SHA256";
   const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", sha256, 0),
                                OSSL_PARAM_construct_end()};
-  if (EVP_MAC_init(m.ctx, key.data(), key.size(), params) != 1)
+  // EVP_MAC_init with a null key keeps the key of the previous call on this context: an
+  // empty key must still be a valid pointer.
+  static const std::uint8_t no_key = 0;
+  if (EVP_MAC_init(m.ctx, key.empty() ? &no_key : key.data(), key.size(), params) != 1)
     throw std::runtime_error("OpenSSL: HMAC init failed");
   for (const auto& p : parts)
     if (!p.empty() &&
