@@ -4,6 +4,7 @@
 //   remit-load --target reference --accounts 100000 --mix mixed --seconds 5 [--json]
 //   remit-load --target embedded --batch 1 --inflight 64 --seconds 5
 //   remit-load --target embedded --batch 1 --rate 20000 --seconds 5
+//   remit-load --target 127.0.0.1:7400 --key-file remit-data/keys --connections 4 --seconds 10
 //
 // Phases: create the accounts, fund them (both before the clock starts, not measured), run
 // the load (timed), look up every account and check per ledger that debits equal credits
@@ -13,7 +14,7 @@
 //
 // The load is asynchronous. The caller thread generates batches and sends them; answers
 // come back through a callback (on the engine's worker threads for `embedded`, inline for
-// the synchronous `reference`), which records the batch's latency once per transfer in it
+// the synchronous `reference`, on the client's I/O threads for HOST:PORT), which records the batch's latency once per transfer in it
 // and counts the result codes. Two ways to pace it:
 //   closed loop (--inflight K): K batches outstanding at once; a batch is generated, then
 //     sent, and its latency runs from that send to its answer.
@@ -32,8 +33,10 @@
 // engine journals to --data-dir; a directory that already holds a ledger is recovered and
 // the run's transfers get fresh ids (accounts and funding answer `exists`); without
 // --data-dir a fresh temporary
-// directory is used and removed afterwards. A `HOST:PORT` target (the client library over
-// the wire) comes with the server.
+// directory is used and removed afterwards. A `HOST:PORT` target drives remitd through the
+// client library (gateway/client): --connections sessions, --key-file and --key-id to
+// authenticate, --mac for a MAC on every frame. Setup (accounts and funding) always goes in
+// full batches of 8190, whatever --batch says: it is not measured.
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -72,6 +75,7 @@
 #include "actors/engine.hpp"
 #include "engine/reference_ledger.hpp"
 #include "engine/types.hpp"
+#include "gateway/client/client.hpp"
 #include "tools/histogram.hpp"
 #include "tools/workload.hpp"
 
@@ -280,6 +284,73 @@ class embedded_target final : public load_target {
   engine engine_;
 };
 
+// remitd over the binary protocol (gateway/client): `connections` sessions, batches spread
+// round robin over them. The client library's own batching is off, so a request carries
+// exactly --batch transfers, and an `overloaded` answer is retried by the client itself.
+class network_target final : public load_target {
+ public:
+  network_target(const client::config& cfg, std::uint32_t connections) {
+    for (std::uint32_t i = 0; i < connections; ++i) clients_.push_back(std::make_unique<client::client>(cfg));
+  }
+
+  std::string_view name() const override { return "gateway"; }
+  const client::session_info& session() const { return clients_.front()->session(); }
+
+  void create_accounts(std::span<const account> events, answer_callback done) override {
+    next().create_accounts(events, adapt(events.size(), std::move(done)));
+  }
+
+  void create_transfers(std::span<const transfer> events, answer_callback done) override {
+    next().create_transfers(events, adapt(events.size(), std::move(done)));
+  }
+
+  call_status lookup_accounts(std::span<const u128> ids, std::span<account> out,
+                              std::size_t& found) override {
+    found = 0;
+    client::reply r = next().lookup_accounts(ids);
+    if (!r.ok()) return call_status::failed(failure(r));
+    if (r.accounts.size() > out.size()) {
+      return call_status::failed("the server answered more accounts than ids asked for");
+    }
+    std::copy(r.accounts.begin(), r.accounts.end(), out.begin());
+    found = r.accounts.size();
+    return call_status::done();
+  }
+
+  std::uint64_t inflight_requests_max() const override {
+    return std::uint64_t{session().inflight_max} * clients_.size();
+  }
+
+ private:
+  client::client& next() { return *clients_[round_robin_++ % clients_.size()]; }
+
+  static std::string failure(const client::reply& r) {
+    if (!r.answered) return "no answer from the server: " + r.error;
+    return "the server answered " + std::string(codec::name(r.status)) +
+           (r.error.empty() ? "" : " (" + r.error + ")");
+  }
+
+  static client::callback adapt(std::size_t events, answer_callback done) {
+    return [events, done = std::move(done)](client::reply&& r) {
+      batch_answer a;
+      if (r.ok() && r.results.size() == events) {
+        a.results = std::move(r.results);
+      } else if (r.answered && r.status == codec::status::overloaded) {
+        a.outcome = batch_answer::kind::overloaded;
+      } else {
+        a.outcome = batch_answer::kind::failed;
+        a.error = r.ok() ? "the server answered " + std::to_string(r.results.size()) +
+                               " results for " + std::to_string(events) + " events"
+                         : failure(r);
+      }
+      done(std::move(a));
+    };
+  }
+
+  std::vector<std::unique_ptr<client::client>> clients_;
+  std::size_t round_robin_ = 0;
+};
+
 struct options {
   std::string target = "reference";
   std::uint64_t accounts = 100'000;
@@ -299,7 +370,13 @@ struct options {
   std::string durability = "off";
   u128 id_offset = 0;  // set when --data-dir already holds a ledger (a resumed run)
   std::string data_dir;  // empty: a fresh temporary directory when durability is on
+  // HOST:PORT only
+  std::string key_file;
+  std::string key_id = "admin";
+  std::uint32_t connections = 1;
+  bool mac = false;
   bool json = false;
+  bool progress = false;  // the progress line even when stdout is not a terminal
 };
 
 inline constexpr std::uint64_t transfers_default = 1'000'000;
@@ -325,10 +402,26 @@ std::unique_ptr<load_target> make_target(const options& o, bool scratch, std::st
     c.snapshot_at_shutdown = !scratch;
     return std::make_unique<embedded_target>(std::move(c));
   }
-  if (o.target.find(':') != std::string::npos) {
-    why =
-        "network targets (HOST:PORT) are not available yet (there is no server); use "
-        "--target reference or --target embedded";
+  if (const auto colon = o.target.rfind(':'); colon != std::string::npos) {
+    client::config c;
+    c.host = o.target.substr(0, colon);
+    const std::string port = o.target.substr(colon + 1);
+    if (c.host.empty() || port.empty() || port.size() > 5 ||
+        port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) > 65535) {
+      why = "--target " + o.target + ": expected HOST:PORT";
+      return nullptr;
+    }
+    c.port = static_cast<std::uint16_t>(std::stoul(port));
+    c.batching = false;
+    c.mac = o.mac;
+    try {
+      if (o.key_file.empty()) throw client::client_error("--key-file is needed for a HOST:PORT target");
+      client::load_key(c, o.key_file, o.key_id);
+      return std::make_unique<network_target>(c, o.connections);
+    } catch (const std::exception& e) {
+      why = e.what();
+      return nullptr;
+    }
   } else {
     why = "unknown target '" + o.target + "': expected reference, embedded or HOST:PORT";
   }
@@ -520,20 +613,25 @@ class flight {
   std::string failure_;
 };
 
-// A live progress line, only on a terminal, at most 4 times a second.
+// A live progress line: on a terminal redrawn in place at most 4 times a second; with
+// --progress and no terminal, one line a second (logs, CI).
 class progress {
  public:
-  progress() : enabled_(isatty(STDOUT_FILENO) == 1) {}
-  bool due(double seconds) const { return enabled_ && seconds - last_s_ >= 0.25; }
+  explicit progress(bool force)
+      : terminal_(isatty(STDOUT_FILENO) == 1), enabled_(force || terminal_) {}
+  bool due(double seconds) const {
+    return enabled_ && seconds - last_s_ >= (terminal_ ? 0.25 : 1.0);
+  }
   void show(double seconds, std::uint64_t transfers, std::uint64_t p99_ns,
             std::uint64_t overloaded) {
     last_s_ = seconds;
-    std::printf("\r%7.1f s  %12llu transfers  %10.0f transfers/s  p99 %9.1f us  overloaded %llu ",
-                seconds, static_cast<unsigned long long>(transfers),
+    std::printf("%s%7.1f s  %12llu transfers  %10.0f transfers/s  p99 %9.1f us  overloaded %llu %s",
+                terminal_ ? "\r" : "", seconds, static_cast<unsigned long long>(transfers),
                 seconds > 0 ? static_cast<double>(transfers) / seconds : 0.0,
-                static_cast<double>(p99_ns) / 1000.0, static_cast<unsigned long long>(overloaded));
+                static_cast<double>(p99_ns) / 1000.0, static_cast<unsigned long long>(overloaded),
+                terminal_ ? "" : "\n");
     std::fflush(stdout);
-    shown_ = true;
+    shown_ = terminal_;
   }
   void clear() {
     if (!shown_) return;
@@ -543,6 +641,7 @@ class progress {
   }
 
  private:
+  bool terminal_;
   bool enabled_;
   bool shown_ = false;
   double last_s_ = -1;
@@ -695,7 +794,7 @@ bool run_load(load_target& target, workload::generator& gen, const options& o,
   if (open) prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 #endif
 
-  progress line;
+  progress line(o.progress);
   const auto show = [&](time_point t0) {
     const double s = seconds_since(t0);
     if (!line.due(s)) return;
@@ -980,8 +1079,8 @@ int run(int argc, char** argv) {
       "latency, result codes and whether money was conserved"};
   options o;
   app.add_option("--target", o.target,
-                 "what to drive: reference (the serial ledger in this process) or embedded (the "
-                 "actor engine in this process); HOST:PORT is not available yet")
+                 "what to drive: reference (the serial ledger in this process), embedded (the "
+                 "actor engine in this process) or HOST:PORT (remitd, over the binary protocol)")
       ->capture_default_str();
   app.add_option("--accounts", o.accounts, "user accounts (ids 1..N; one bank per ledger more)")
       ->check(CLI::Range(std::uint64_t{2}, std::uint64_t{1} << 30))
@@ -1038,7 +1137,17 @@ int run(int argc, char** argv) {
       "--data-dir", o.data_dir,
       "embedded, with --durability on: the journal's directory, missing or empty (default: a "
       "fresh temporary one, removed afterwards)");
+  auto* key_file_opt = app.add_option("--key-file", o.key_file,
+                                      "HOST:PORT: the keys file holding --key-id's secret");
+  auto* key_id_opt =
+      app.add_option("--key-id", o.key_id, "HOST:PORT: the key to authenticate with")->capture_default_str();
+  auto* connections_opt =
+      app.add_option("--connections", o.connections, "HOST:PORT: sessions, batches spread over them")
+          ->check(CLI::Range(std::uint32_t{1}, std::uint32_t{256}))
+          ->capture_default_str();
+  auto* mac_opt = app.add_flag("--mac", o.mac, "HOST:PORT: ask for a MAC on every frame");
   app.add_flag("--json", o.json, "print the figures as one JSON object on the last line");
+  app.add_flag("--progress", o.progress, "show the progress line even when stdout is not a terminal");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -1056,9 +1165,17 @@ int run(int argc, char** argv) {
   if (rate_opt->count() != 0 && !(o.rate > 0 && o.rate <= rate_max)) {
     return bad("--rate must be more than 0 and at most 1e9 transfers per second");
   }
-  if (o.target == "reference") {
+  if (o.target != "embedded") {
     for (const CLI::Option* opt : {shards_opt, threads_opt, durability_opt, data_dir_opt}) {
-      if (opt->count() != 0) return bad(opt->get_name() + " applies to --target embedded only");
+      if (opt->count() != 0) {
+        return bad(opt->get_name() + " applies to --target embedded only" +
+                   (o.target == "reference" ? "" : " (remitd has its own)"));
+      }
+    }
+  }
+  if (o.target == "reference" || o.target == "embedded") {
+    for (const CLI::Option* opt : {key_file_opt, key_id_opt, connections_opt, mac_opt}) {
+      if (opt->count() != 0) return bad(opt->get_name() + " applies to a HOST:PORT target only");
     }
   }
   if (o.rate == 0 && o.inflight == 0) o.inflight = inflight_default(o.batch);
@@ -1128,7 +1245,7 @@ int run(int argc, char** argv) {
         static_cast<std::size_t>(std::min<std::uint64_t>(outstanding_max, requests_max));
   }
   workload::generator gen(c);
-  if (!setup(*target, gen, inflight_default(o.batch))) return 1;
+  if (!setup(*target, gen, inflight_default(batch_events_max))) return 1;
   run_report rep;
   if (!run_load(*target, gen, o, outstanding_max, rep)) return 1;
   if (!check_conserved(*target, gen, rep)) return 1;

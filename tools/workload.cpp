@@ -108,6 +108,8 @@ std::string_view validate(const config& c) {
   if (c.accounts > (1ull << 40)) return "accounts must be at most 2^40";
   if (c.batch_events == 0 || c.batch_events > batch_events_max)
     return "batch must be 1 to 8190 events";
+  if (c.setup_batch_events == 0 || c.setup_batch_events > batch_events_max)
+    return "setup batch must be 1 to 8190 events";
   if (!(c.bounded_fraction >= 0.0 && c.bounded_fraction <= 1.0))
     return "bounded fraction must be in [0, 1]";
   if (!(c.zipf_exponent > 0.0 && c.zipf_exponent <= 10.0))
@@ -209,7 +211,7 @@ std::uint8_t generator::traits_of(u128 user_id) const {
 bool generator::next_account_batch(std::vector<account>& out) {
   out.clear();
   const std::uint64_t total = account_count();
-  const std::uint64_t n = std::min<std::uint64_t>(cfg_.batch_events, total - accounts_emitted_);
+  const std::uint64_t n = std::min<std::uint64_t>(cfg_.setup_batch_events, total - accounts_emitted_);
   for (std::uint64_t i = 0; i < n; ++i) {
     const u128 id = ++accounts_emitted_;
     account a{};
@@ -230,7 +232,7 @@ bool generator::next_account_batch(std::vector<account>& out) {
 
 bool generator::next_funding_batch(std::vector<transfer>& out) {
   out.clear();
-  while (out.size() < cfg_.batch_events && funded_ < cfg_.accounts) {
+  while (out.size() < cfg_.setup_batch_events && funded_ < cfg_.accounts) {
     const std::uint64_t k = funded_++;
     const std::uint8_t t = traits_[k];
     if (t & account_traits::credits_bounded) continue;  // it could not take the credit

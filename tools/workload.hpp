@@ -134,6 +134,9 @@ struct config {
   distribution dist = distribution::uniform;
   double zipf_exponent = 1.0;
   std::uint32_t batch_events = batch_events_max;  // 1..batch_events_max
+  // Accounts and funding (phases 1 and 2) go in batches of this many, whatever batch_events
+  // is: setup is not what a run measures.
+  std::uint32_t setup_batch_events = batch_events_max;  // 1..batch_events_max
   std::uint64_t seed = 1;
   double bounded_fraction = 0.25;     // user accounts with a bound flag
   std::uint64_t funding = 1'000'000;  // what a funded account starts with

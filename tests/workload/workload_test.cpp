@@ -34,6 +34,7 @@ config mixed_config(std::uint64_t seed, distribution d) {
   c.dist = d;
   c.seed = seed;
   c.batch_events = 1000;
+  c.setup_batch_events = 700;
   return c;
 }
 
@@ -79,7 +80,7 @@ TEST(workload_generator, accounts_and_funding) {
   std::vector<account> batch;
   std::uint64_t next = 1, bounded = 0;
   while (g.next_account_batch(batch)) {
-    ASSERT_LE(batch.size(), c.batch_events);
+    ASSERT_LE(batch.size(), c.setup_batch_events);
     for (const account& a : batch) {
       ASSERT_TRUE(a.id == next) << next;
       ++next;
