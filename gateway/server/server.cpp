@@ -41,6 +41,8 @@ namespace {
 
 constexpr std::size_t read_buffer_size = 64u << 10;
 constexpr std::size_t write_gather_max = 64;  // frames per gathered write
+constexpr std::chrono::seconds closing_grace{5};  // to write the answer that closes a session
+constexpr std::size_t addresses_max = 1u << 16;   // client addresses remembered at once
 
 // What the server keeps per client address (section 1 limits).
 struct address_state {
@@ -53,6 +55,7 @@ class session_base {
   virtual ~session_base() = default;
   virtual void post_resume() = 0;  // room in the server's budget again
   virtual void post_drain() = 0;   // the server is stopping
+  virtual void close_now_stopped() = 0;  // only once the I/O threads have ended
 };
 
 }  // namespace
@@ -130,8 +133,10 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   // Per-address admission at accept; false: refuse the connection.
   bool admit(const std::string& address) {
     std::lock_guard<std::mutex> lock(addresses_mutex);
-    auto& a = addresses[address];
     const auto now = clock_type::now();
+    if (addresses.size() >= addresses_max) forget_old_failures(now);
+    if (addresses.size() >= addresses_max) return false;
+    auto& a = addresses[address];
     while (!a.failures.empty() && now - a.failures.front() > cfg.auth_failure_window)
       a.failures.pop_front();
     if (a.failures.size() >= cfg.auth_failures_max) return false;
@@ -139,6 +144,15 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     ++a.unauthenticated;
     return true;
   }
+  // Under addresses_mutex: drops failures older than the window, and addresses left empty.
+  void forget_old_failures(clock_type::time_point now) {
+    for (auto it = addresses.begin(); it != addresses.end();) {
+      auto& f = it->second.failures;
+      while (!f.empty() && now - f.front() > cfg.auth_failure_window) f.pop_front();
+      it = it->second.unauthenticated == 0 && f.empty() ? addresses.erase(it) : std::next(it);
+    }
+  }
+
   void authenticated_or_gone(const std::string& address, bool auth_failed) {
     std::lock_guard<std::mutex> lock(addresses_mutex);
     auto it = addresses.find(address);
@@ -147,11 +161,6 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     --it->second.unauthenticated;
     if (auth_failed) it->second.failures.push_back(clock_type::now());
     if (it->second.unauthenticated == 0 && it->second.failures.empty()) addresses.erase(it);
-  }
-  void record_auth_failure(const std::string& address) {
-    std::lock_guard<std::mutex> lock(addresses_mutex);
-    auto& a = addresses[address];
-    a.failures.push_back(clock_type::now());
   }
 
   void remove(const std::shared_ptr<session_base>& s) {
@@ -204,6 +213,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
     });
   }
 
+  void close_now_stopped() override { close_now(); }
+
   void post_drain() override {
     asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->drain(); });
   }
@@ -239,6 +250,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
         [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
           self->reading_ = false;
           if (ec) return self->close_now();
+          if (self->lingering_) return self->discard_input();
           self->srv_.m.bytes_in.fetch_add(n, std::memory_order_relaxed);
           self->read_end_ += n;
           self->process();
@@ -314,7 +326,10 @@ class session final : public session_base, public std::enable_shared_from_this<s
     count(h.opcode, status::ok, 1);
     send(h.opcode, 1, h.request_id, status::ok, reply_, false);
     phase_ = phase::await_auth;
+    // The timer waits for the HELLO deadline; re-arm it, or a shorter AUTH window would be
+    // checked only when that one passes.
     deadline_ = clock_type::now() + srv_.cfg.auth_timeout;
+    arm_timer();
   }
 
   void on_auth(const codec::frame_header& h, std::span<const std::byte> body) {
@@ -357,6 +372,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
     decoder_.set_pre_auth(false);
     leave_unauthenticated(false);
     deadline_ = clock_type::now() + srv_.cfg.idle_timeout;
+    arm_timer();  // as in on_hello: the idle window may end before the AUTH deadline
   }
 
   static std::string printable(std::string_view s) {
@@ -555,6 +571,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
     if (op < metrics::opcodes) count(op, s, 0);
     authenticated_ = phase_ == phase::open || phase_ == phase::draining;
     phase_ = phase::closing;
+    // A peer that does not read its last answer is not waited for long.
+    deadline_earlier(clock_type::now() + closing_grace);
     send(op, 0, request_id, s, std::as_bytes(std::span(reason.data(), std::min(reason.size(), codec::reason_max))),
          false);
   }
@@ -584,13 +602,22 @@ class session final : public session_base, public std::enable_shared_from_this<s
     in_write_.clear();
     REMIT_ASSERT(answered <= outstanding_);
     outstanding_ -= answered;
-    if (!write_queue_.empty()) return start_write();
-    if (phase_ == phase::closing) return close_now();
-    if (phase_ == phase::draining) {
-      if (outstanding_ == 0) close_now();
+    // Time spent waiting on its own answers is not idle time: the window starts again from
+    // the last answer, or a peer that sends at once on an answer could lose the race with
+    // the idle timer.
+    if (answered > 0 && phase_ == phase::open)
+      deadline_ = std::max(deadline_, clock_type::now() + srv_.cfg.idle_timeout);
+    if (!write_queue_.empty()) {
+      start_write();
+    } else if (phase_ == phase::closing) {
+      return close_after_answers();
+    } else if (phase_ == phase::draining) {
+      if (outstanding_ == 0) close_after_answers();
       return;
     }
-    if (answered > 0) process();
+    // Answers went out: room for more requests, even while later answers are still being
+    // written (section 1: reading resumes when one is answered).
+    if (answered > 0 && !waiting_budget_) process();
   }
 
   // ---- timers, draining, closing ----------------------------------------------------
@@ -614,13 +641,55 @@ class session final : public session_base, public std::enable_shared_from_this<s
     });
   }
 
+  // The timer waits for the deadline it was armed with; one moved earlier re-arms it (which
+  // cancels the earlier wait).
+  void deadline_earlier(clock_type::time_point t) {
+    if (t >= deadline_) return;
+    deadline_ = t;
+    arm_timer();
+  }
+
   void drain() {
     if (phase_ == phase::closed || phase_ == phase::closing) return;
     const bool open = phase_ == phase::open;
     phase_ = phase::draining;
     authenticated_ = open;
-    deadline_ = std::min(deadline_, clock_type::now() + srv_.cfg.drain_timeout);
-    if (!open || (outstanding_ == 0 && !writing_ && write_queue_.empty())) close_now();
+    deadline_earlier(clock_type::now() + srv_.cfg.drain_timeout);
+    if (!open || (outstanding_ == 0 && !writing_ && write_queue_.empty())) close_after_answers();
+  }
+
+  // Closes a session whose last answers are written, without losing them. Closing a socket
+  // with unread input makes the kernel reset the connection, and a reset drops what the peer
+  // has not received yet. So when input is waiting (a pipelining peer, requests the session
+  // will not read), send FIN behind the answers, read and drop what the peer still sends
+  // until it closes or closing_grace passes, then close.
+  void close_after_answers() {
+    if (phase_ == phase::closed || lingering_) return;
+    boost::system::error_code ec;
+    auto& sock = stream_.lowest_layer();
+    if (sock.available(ec) == 0 || ec) return close_now();
+    lingering_ = true;
+    sock.shutdown(tcp::socket::shutdown_send, ec);
+    deadline_earlier(clock_type::now() + closing_grace);
+    discard_input();
+  }
+
+  void discard_input() {
+    if (phase_ == phase::closed || reading_) return;  // a pending read comes back here
+    reading_ = true;
+    tcp::socket* sock = nullptr;
+    if constexpr (std::is_same_v<Stream, tcp::socket>) {
+      sock = &stream_;
+    } else {
+      sock = &stream_.next_layer();  // the TLS records are dropped unread
+    }
+    sock->async_read_some(
+        asio::buffer(read_buf_),
+        [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+          self->reading_ = false;
+          if (ec) return self->close_now();  // the peer closed: nothing is left to lose
+          self->discard_input();
+        });
   }
 
   void leave_unauthenticated(bool failed) {
@@ -660,6 +729,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   bool unauthenticated_ = true;
   bool authenticated_ = false;     // for frames sent while closing or draining
   bool auth_failed_ = false;
+  bool lingering_ = false;         // answers written, FIN sent, dropping the peer's input
   clock_type::time_point deadline_{};
   std::uint32_t outstanding_ = 0;
   std::uint64_t recv_sequence_ = 1;
@@ -743,8 +813,23 @@ void server::impl::stop() {
   io.stop();
   for (auto& t : threads)
     if (t.joinable()) t.join();
-  std::lock_guard<std::mutex> lock(sessions_mutex);
-  sessions.clear();  // a session past drain_timeout: its sockets close with it
+  // A session still open past drain_timeout is closed here: no I/O thread runs now, so
+  // touching its strand's state from this thread is safe.
+  {
+    std::lock_guard<std::mutex> lock(sessions_mutex);
+    all.assign(sessions.begin(), sessions.end());
+  }
+  for (auto& s : all) s->close_now_stopped();
+  all.clear();
+  {
+    std::lock_guard<std::mutex> lock(sessions_mutex);
+    sessions.clear();
+  }
+  // Completion handlers still queued (the aborted accept, cancelled timers and reads of
+  // closed sessions) hold their sessions, and a session holds this impl, which owns `io`:
+  // run them, or that cycle keeps the whole server in memory.
+  io.restart();
+  io.poll();
 }
 
 server::server(engine& e, server_config cfg) : impl_(std::make_shared<impl>(e, std::move(cfg))) {
