@@ -218,14 +218,15 @@ void fake_server::accept_loop() {
     if (ec || stopping_) break;
     auto s = std::make_unique<fake_session>(std::move(sock));
     fake_session& ref = *s;
-    ref.index_ = connections_.load();
+    // Counted before its thread starts: the session may have answered (and the client
+    // returned) before this thread runs again.
+    ref.index_ = connections_.fetch_add(1);
     {
       std::lock_guard lk(mu_);
       sessions_.push_back(std::move(s));
     }
-    ref.thread_ = std::thread([this, &ref] { run_session(ref); });
-    ++connections_;
     cv_.notify_all();
+    ref.thread_ = std::thread([this, &ref] { run_session(ref); });
   }
 }
 
