@@ -40,7 +40,7 @@ void metrics::record_latency(std::uint64_t ns, std::uint64_t count) {
 namespace {
 
 constexpr std::size_t read_buffer_size = 64u << 10;
-constexpr std::size_t write_gather_max = 64;  // frames per gathered write
+constexpr std::size_t write_gather_max = 64;      // frames per gathered write
 constexpr std::chrono::seconds closing_grace{5};  // to write the answer that closes a session
 constexpr std::size_t addresses_max = 1u << 16;   // client addresses remembered at once
 
@@ -53,8 +53,8 @@ struct address_state {
 class session_base {
  public:
   virtual ~session_base() = default;
-  virtual void post_resume() = 0;  // room in the server's budget again
-  virtual void post_drain() = 0;   // the server is stopping
+  virtual void post_resume() = 0;        // room in the server's budget again
+  virtual void post_drain() = 0;         // the server is stopping
   virtual void close_now_stopped() = 0;  // only once the I/O threads have ended
 };
 
@@ -197,11 +197,12 @@ class session final : public session_base, public std::enable_shared_from_this<s
     if constexpr (std::is_same_v<Stream, tcp::socket>) {
       read_more();
     } else {
-      stream_.async_handshake(asio::ssl::stream_base::server,
-                              [self = this->shared_from_this()](const boost::system::error_code& ec) {
-                                if (ec) return self->close_now();
-                                self->read_more();
-                              });
+      stream_.async_handshake(
+          asio::ssl::stream_base::server,
+          [self = this->shared_from_this()](const boost::system::error_code& ec) {
+            if (ec) return self->close_now();
+            self->read_more();
+          });
     }
   }
 
@@ -230,8 +231,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
   // ---- reading ----------------------------------------------------------------------
 
   bool may_read() const {
-    return !reading_ && !waiting_budget_ && (phase_ == phase::await_hello ||
-                                             phase_ == phase::await_auth || phase_ == phase::open) &&
+    return !reading_ && !waiting_budget_ &&
+           (phase_ == phase::await_hello || phase_ == phase::await_auth || phase_ == phase::open) &&
            outstanding_ < srv_.cfg.inflight_max;
   }
 
@@ -262,8 +263,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
     while (phase_ == phase::await_hello || phase_ == phase::await_auth || phase_ == phase::open) {
       if (decoder_.current() == codec::frame_decoder::state::need_more) {
         if (read_begin_ == read_end_) break;
-        read_begin_ += decoder_.feed(std::span<const std::byte>(read_buf_.data() + read_begin_,
-                                                               read_end_ - read_begin_));
+        read_begin_ += decoder_.feed(
+            std::span<const std::byte>(read_buf_.data() + read_begin_, read_end_ - read_begin_));
         continue;
       }
       if (decoder_.current() == codec::frame_decoder::state::header_error) {
@@ -284,12 +285,18 @@ class session final : public session_base, public std::enable_shared_from_this<s
 
   static std::string_view header_reason(status s) {
     switch (s) {
-      case status::bad_magic: return "the frame does not start with RMTP";
-      case status::unsupported_version: return "this server speaks protocol version 1";
-      case status::header_checksum: return "header_crc32c does not match bytes 0..59";
-      case status::body_too_large: return "body_size is larger than body_size_max";
-      case status::bad_event_count: return "before AUTH a body must be HELLO's (64) or AUTH's (32)";
-      default: return "";
+      case status::bad_magic:
+        return "the frame does not start with RMTP";
+      case status::unsupported_version:
+        return "this server speaks protocol version 1";
+      case status::header_checksum:
+        return "header_crc32c does not match bytes 0..59";
+      case status::body_too_large:
+        return "body_size is larger than body_size_max";
+      case status::bad_event_count:
+        return "before AUTH a body must be HELLO's (64) or AUTH's (32)";
+      default:
+        return "";
     }
   }
 
@@ -298,10 +305,16 @@ class session final : public session_base, public std::enable_shared_from_this<s
     const codec::frame_header& h = decoder_.header();
     const auto body = decoder_.body();
     switch (phase_) {
-      case phase::await_hello: on_hello(h, body); return true;
-      case phase::await_auth: on_auth(h, body); return true;
-      case phase::open: return on_request(h, body);
-      default: return true;
+      case phase::await_hello:
+        on_hello(h, body);
+        return true;
+      case phase::await_auth:
+        on_auth(h, body);
+        return true;
+      case phase::open:
+        return on_request(h, body);
+      default:
+        return true;
     }
   }
 
@@ -348,7 +361,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
     }
     // An unknown key is checked against a dummy secret, so it takes the same time.
     const std::span<const std::uint8_t> key =
-        known ? std::span<const std::uint8_t>(secret) : std::span<const std::uint8_t>(srv_.dummy_secret);
+        known ? std::span<const std::uint8_t>(secret)
+              : std::span<const std::uint8_t>(srv_.dummy_secret);
     const codec::digest proof = codec::auth_proof(key, hello_, reply_);
     const bool proof_ok =
         codec::equal_ct(proof, std::span(reinterpret_cast<const std::uint8_t*>(body.data()), 32));
@@ -357,7 +371,9 @@ class session final : public session_base, public std::enable_shared_from_this<s
       srv_.m.auth_failures.fetch_add(1);
       srv_.say("auth failed: key '" + printable(key_id_) + "' from " + address_ +
                (known && proof_ok ? " (mac_mode 0 on a server that requires a MAC)" : ""));
-      auth_failed_ = true;
+      // Counted now, not when the session closes: the peer sees the answer, and may connect
+      // again, before the close has run.
+      leave_unauthenticated(true);
       return fail(status::auth_failed, h.opcode, h.request_id, "authentication failed");
     }
     codec::auth_reply a{};
@@ -385,19 +401,23 @@ class session final : public session_base, public std::enable_shared_from_this<s
     deadline_ = clock_type::now() + srv_.cfg.idle_timeout;
     if (!sequence_checked_) {
       if (h.sequence != recv_sequence_)
-        return fail(status::bad_sequence, h.opcode, h.request_id, "sequence is not the next one"), true;
+        return fail(status::bad_sequence, h.opcode, h.request_id, "sequence is not the next one"),
+               true;
       ++recv_sequence_;
-      const bool mac_ok = mac_ ? keys_.c2s.verify(decoder_.frame())
-                               : bytes_zero(h.mac.data(), h.mac.size());
-      if (!mac_ok) return fail(status::bad_mac, h.opcode, h.request_id, "the MAC does not verify"), true;
+      const bool mac_ok =
+          mac_ ? keys_.c2s.verify(decoder_.frame()) : bytes_zero(h.mac.data(), h.mac.size());
+      if (!mac_ok)
+        return fail(status::bad_mac, h.opcode, h.request_id, "the MAC does not verify"), true;
       sequence_checked_ = true;
     }
     if (const status s = codec::check_request(h, body, permissions_, srv_.cfg.event_count_max);
         s != status::ok) {
       sequence_checked_ = false;
       count(h.opcode, s, 0);
-      if (codec::closes_session(s)) fail(s, h.opcode, h.request_id, "");
-      else send(h.opcode, 0, h.request_id, s, {}, false);
+      if (codec::closes_session(s))
+        fail(s, h.opcode, h.request_id, "");
+      else
+        send(h.opcode, 0, h.request_id, s, {}, false);
       return true;
     }
     const auto op = static_cast<codec::opcode>(h.opcode);
@@ -440,10 +460,18 @@ class session final : public session_base, public std::enable_shared_from_this<s
     };
     engine& e = srv_.eng;
     switch (op) {
-      case codec::opcode::create_accounts: e.create_accounts(events_of<account>(body), std::move(cb)); break;
-      case codec::opcode::create_transfers: e.create_transfers(events_of<transfer>(body), std::move(cb)); break;
-      case codec::opcode::lookup_accounts: e.lookup_accounts(events_of<u128>(body), std::move(cb)); break;
-      case codec::opcode::lookup_transfers: e.lookup_transfers(events_of<u128>(body), std::move(cb)); break;
+      case codec::opcode::create_accounts:
+        e.create_accounts(events_of<account>(body), std::move(cb));
+        break;
+      case codec::opcode::create_transfers:
+        e.create_transfers(events_of<transfer>(body), std::move(cb));
+        break;
+      case codec::opcode::lookup_accounts:
+        e.lookup_accounts(events_of<u128>(body), std::move(cb));
+        break;
+      case codec::opcode::lookup_transfers:
+        e.lookup_transfers(events_of<u128>(body), std::move(cb));
+        break;
       case codec::opcode::get_account_transfers:
         e.get_account_transfers(load_event<account_filter>(body.data()), std::move(cb));
         break;
@@ -453,16 +481,21 @@ class session final : public session_base, public std::enable_shared_from_this<s
       case codec::opcode::get_ledger_stats:
         e.get_ledger_stats(load_event<ledger_stats_request>(body.data()).ledger, std::move(cb));
         break;
-      default: REMIT_ASSERT(false && "dispatch of an opcode without an engine call");
+      default:
+        REMIT_ASSERT(false && "dispatch of an opcode without an engine call");
     }
   }
 
   static status status_of(engine_status s) {
     switch (s) {
-      case engine_status::ok: return status::ok;
-      case engine_status::overloaded: return status::overloaded;
-      case engine_status::shutting_down: return status::shutting_down;
-      case engine_status::storage_failed: return status::storage_failed;
+      case engine_status::ok:
+        return status::ok;
+      case engine_status::overloaded:
+        return status::overloaded;
+      case engine_status::shutting_down:
+        return status::shutting_down;
+      case engine_status::storage_failed:
+        return status::storage_failed;
     }
     return status::storage_failed;
   }
@@ -484,16 +517,23 @@ class session final : public session_base, public std::enable_shared_from_this<s
       switch (op) {
         case codec::opcode::create_accounts:
         case codec::opcode::create_transfers:
-        case codec::opcode::set_account_controls: put(r.results); break;
-        case codec::opcode::lookup_accounts: put(r.accounts); break;
+        case codec::opcode::set_account_controls:
+          put(r.results);
+          break;
+        case codec::opcode::lookup_accounts:
+          put(r.accounts);
+          break;
         case codec::opcode::lookup_transfers:
-        case codec::opcode::get_account_transfers: put(r.transfers); break;
+        case codec::opcode::get_account_transfers:
+          put(r.transfers);
+          break;
         case codec::opcode::get_ledger_stats:
           frame.resize(codec::header_size + sizeof(ledger_stats));
           std::memcpy(frame.data() + codec::header_size, &r.stats, sizeof(ledger_stats));
           count_out = 1;
           break;
-        default: break;
+        default:
+          break;
       }
       count_results(op, r.results);
     } else {
@@ -506,9 +546,11 @@ class session final : public session_base, public std::enable_shared_from_this<s
     if (op == codec::opcode::create_transfers && s == status::ok)
       srv_.m.record_latency(
           static_cast<std::uint64_t>(
-              std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - start).count()),
+              std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - start)
+                  .count()),
           count_out);
-    if (s == status::storage_failed) srv_.say("fail-stop: the journal cannot write; no more writes are taken");
+    if (s == status::storage_failed)
+      srv_.say("fail-stop: the journal cannot write; no more writes are taken");
     asio::post(stream_.get_executor(), [self = this->shared_from_this(), frame = std::move(frame),
                                         op_index, request_id, s, count_out]() mutable {
       self->srv_.m.inflight_requests.fetch_sub(1, std::memory_order_relaxed);
@@ -520,8 +562,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
     std::array<std::uint32_t, metrics::result_codes> local{};
     for (const auto& x : results)
       if (x.status < local.size()) ++local[x.status];
-    auto* table = op == codec::opcode::create_accounts    ? srv_.m.account_results.data()
-                  : op == codec::opcode::create_transfers ? srv_.m.transfer_results.data()
+    auto* table = op == codec::opcode::create_accounts        ? srv_.m.account_results.data()
+                  : op == codec::opcode::create_transfers     ? srv_.m.transfer_results.data()
                   : op == codec::opcode::set_account_controls ? srv_.m.controls_results.data()
                                                               : nullptr;
     const std::size_t n = op == codec::opcode::set_account_controls ? 4 : local.size();
@@ -540,7 +582,11 @@ class session final : public session_base, public std::enable_shared_from_this<s
   void queue_answer(std::vector<std::byte>&& frame, std::uint16_t op, std::uint64_t request_id,
                     status s, std::uint32_t events) {
     if (phase_ == phase::closed) return;
-    codec::frame_fields f{op, events, request_id, send_sequence_++, static_cast<std::uint16_t>(s),
+    codec::frame_fields f{op,
+                          events,
+                          request_id,
+                          send_sequence_++,
+                          static_cast<std::uint16_t>(s),
                           codec::flag_response};
     codec::seal_frame(frame, f, mac_ ? &keys_.s2c : nullptr);
     write_queue_.push_back({std::move(frame), true});
@@ -559,8 +605,12 @@ class session final : public session_base, public std::enable_shared_from_this<s
     if (!body.empty()) std::memcpy(frame.data() + codec::header_size, body.data(), body.size());
     const bool authenticated = phase_ == phase::open || phase_ == phase::draining ||
                                (phase_ == phase::closing && authenticated_);
-    codec::frame_fields f{op, events, request_id, authenticated ? send_sequence_++ : 0,
-                          static_cast<std::uint16_t>(s), codec::flag_response};
+    codec::frame_fields f{op,
+                          events,
+                          request_id,
+                          authenticated ? send_sequence_++ : 0,
+                          static_cast<std::uint16_t>(s),
+                          codec::flag_response};
     codec::seal_frame(frame, f, authenticated && mac_ ? &keys_.s2c : nullptr);
     write_queue_.push_back({std::move(frame), answer});
     start_write();
@@ -573,7 +623,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
     phase_ = phase::closing;
     // A peer that does not read its last answer is not waited for long.
     deadline_earlier(clock_type::now() + closing_grace);
-    send(op, 0, request_id, s, std::as_bytes(std::span(reason.data(), std::min(reason.size(), codec::reason_max))),
+    send(op, 0, request_id, s,
+         std::as_bytes(std::span(reason.data(), std::min(reason.size(), codec::reason_max))),
          false);
   }
 
@@ -587,10 +638,11 @@ class session final : public session_base, public std::enable_shared_from_this<s
       write_queue_.pop_front();
       buffers.emplace_back(asio::buffer(in_write_.back().bytes));
     }
-    asio::async_write(stream_, buffers,
-                      [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-                        self->on_written(ec, n);
-                      });
+    asio::async_write(
+        stream_, buffers,
+        [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+          self->on_written(ec, n);
+        });
   }
 
   void on_written(const boost::system::error_code& ec, std::size_t n) {
@@ -706,7 +758,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
     timer_.cancel();
     stream_.lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.lowest_layer().close(ignored);
-    leave_unauthenticated(auth_failed_);
+    leave_unauthenticated(false);
     srv_.m.sessions.fetch_sub(1);
     srv_.remove(this->shared_from_this());
   }
@@ -727,9 +779,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
   bool waiting_budget_ = false;
   bool sequence_checked_ = false;  // the held frame passed sequence and MAC already
   bool unauthenticated_ = true;
-  bool authenticated_ = false;     // for frames sent while closing or draining
-  bool auth_failed_ = false;
-  bool lingering_ = false;         // answers written, FIN sent, dropping the peer's input
+  bool authenticated_ = false;  // for frames sent while closing or draining
+  bool lingering_ = false;  // answers written, FIN sent, dropping the peer's input
   clock_type::time_point deadline_{};
   std::uint32_t outstanding_ = 0;
   std::uint64_t recv_sequence_ = 1;
@@ -751,7 +802,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
 
 template <class Stream>
 void server::impl::start_session(Stream&& s, std::string address) {
-  auto sess = std::make_shared<session<std::decay_t<Stream>>>(*this, std::forward<Stream>(s), address);
+  auto sess =
+      std::make_shared<session<std::decay_t<Stream>>>(*this, std::forward<Stream>(s), address);
   {
     std::lock_guard<std::mutex> lock(sessions_mutex);
     sessions.insert(sess);
@@ -761,7 +813,8 @@ void server::impl::start_session(Stream&& s, std::string address) {
 
 void server::impl::accept() {
   acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](
-                                                    const boost::system::error_code& ec, tcp::socket sock) {
+                                                   const boost::system::error_code& ec,
+                                                   tcp::socket sock) {
     if (self->stopping.load()) return;
     if (!ec) {
       boost::system::error_code e2;
@@ -834,12 +887,14 @@ void server::impl::stop() {
 
 server::server(engine& e, server_config cfg) : impl_(std::make_shared<impl>(e, std::move(cfg))) {
   auto& d = *impl_;
-  if (d.cfg.inflight_max == 0 || d.cfg.event_count_max == 0 || d.cfg.event_count_max > batch_events_max ||
-      d.cfg.body_size_max < 128u * d.cfg.event_count_max || d.cfg.body_size_max > remit::body_size_max)
+  if (d.cfg.inflight_max == 0 || d.cfg.event_count_max == 0 ||
+      d.cfg.event_count_max > batch_events_max ||
+      d.cfg.body_size_max < 128u * d.cfg.event_count_max ||
+      d.cfg.body_size_max > remit::body_size_max)
     throw std::runtime_error("server: inflight_max, event_count_max or body_size_max out of range");
   d.server_version = e.config().durability ? "0.1.0" : "0.1.0-nodurable";
-  d.inflight_events_max = d.cfg.inflight_events_max ? d.cfg.inflight_events_max
-                                                    : e.config().inflight_events_max;
+  d.inflight_events_max =
+      d.cfg.inflight_events_max ? d.cfg.inflight_events_max : e.config().inflight_events_max;
   codec::random_bytes(d.dummy_secret);
   set_keys(d.cfg.keys);
   if (!d.cfg.tls_cert_file.empty() || !d.cfg.tls_key_file.empty()) {
@@ -865,14 +920,26 @@ server::server(engine& e, server_config cfg) : impl_(std::make_shared<impl>(e, s
   for (std::uint32_t i = 0; i < n; ++i) d.threads.emplace_back([&io = d.io] { io.run(); });
 }
 
-server::~server() { stop(); }
+server::~server() {
+  stop();
+}
 
-void server::stop() { impl_->stop(); }
+void server::stop() {
+  impl_->stop();
+}
 
-std::uint16_t server::port() const { return impl_->acceptor.local_endpoint().port(); }
-const server_config& server::config() const { return impl_->cfg; }
-const metrics& server::stats() const { return impl_->m; }
-std::string server::metrics_text() const { return render_metrics(impl_->m, impl_->eng); }
+std::uint16_t server::port() const {
+  return impl_->acceptor.local_endpoint().port();
+}
+const server_config& server::config() const {
+  return impl_->cfg;
+}
+const metrics& server::stats() const {
+  return impl_->m;
+}
+std::string server::metrics_text() const {
+  return render_metrics(impl_->m, impl_->eng);
+}
 
 void server::set_keys(std::vector<codec::key_entry> keys) {
   std::lock_guard<std::mutex> lock(impl_->keys_mutex);
@@ -883,6 +950,8 @@ void server::set_keys(std::vector<codec::key_entry> keys) {
   }
 }
 
-void server::set_logger(std::function<void(std::string_view)> log) { impl_->log = std::move(log); }
+void server::set_logger(std::function<void(std::string_view)> log) {
+  impl_->log = std::move(log);
+}
 
 }  // namespace remit::gateway
