@@ -93,14 +93,14 @@ struct account_actor_state {
     }
 
     leg_reply out;
-    reservation r{cell_ptr{e.cell}, e.key, e.chain, e.timestamp, e.amount, e.pending_amount, e.kind,
-                  e.debit};
+    reservation r{cell_ptr{e.cell}, e.key,  e.chain, e.timestamp, e.amount,
+                  e.pending_amount, e.kind, e.debit};
     if (e.kind == transfer_kind::plain || e.kind == transfer_kind::pending) {
       u128 amount = e.amount;
       create_transfer_result code = create_transfer_result::ok;
       if (e.balancing) {
-        const u128 room = e.debit ? balancing_debit_room(*view, others)
-                                  : balancing_credit_room(*view, others);
+        const u128 room =
+            e.debit ? balancing_debit_room(*view, others) : balancing_credit_room(*view, others);
         if (room == 0)
           code = e.debit ? create_transfer_result::exceeds_credits
                          : create_transfer_result::exceeds_debits;

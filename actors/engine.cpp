@@ -17,10 +17,14 @@ namespace remit {
 
 std::string_view name(engine_status s) {
   switch (s) {
-    case engine_status::ok: return "ok";
-    case engine_status::overloaded: return "overloaded";
-    case engine_status::shutting_down: return "shutting_down";
-    case engine_status::storage_failed: return "storage_failed";
+    case engine_status::ok:
+      return "ok";
+    case engine_status::overloaded:
+      return "overloaded";
+    case engine_status::shutting_down:
+      return "shutting_down";
+    case engine_status::storage_failed:
+      return "storage_failed";
   }
   return "unknown";
 }
@@ -38,8 +42,8 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg, const engine_
   // under load. FIFO sharing bounds the tail.
   cfg.set("scheduler.max-threads", static_cast<std::size_t>(ec.threads));
   REMIT_ASSERT(ec.scheduler_policy == "sharing" || ec.scheduler_policy == "stealing");
-  cfg.set("scheduler.policy", ec.scheduler_policy == "sharing" ? caf::atom("sharing")
-                                                                : caf::atom("stealing"));
+  cfg.set("scheduler.policy",
+          ec.scheduler_policy == "sharing" ? caf::atom("sharing") : caf::atom("stealing"));
   return cfg;
 }
 }  // namespace
@@ -55,8 +59,6 @@ struct engine::impl {
   std::atomic<std::uint32_t> round_robin{0};
 };
 
-
-
 engine::engine(engine_config cfg) : cfg_(std::move(cfg)) {
   REMIT_ASSERT(cfg_.shards >= 1 && cfg_.shards <= 256);
   REMIT_ASSERT(cfg_.threads >= 1);
@@ -70,8 +72,8 @@ engine::engine(engine_config cfg) : cfg_(std::move(cfg)) {
     if (!storage::recover(cfg_.data_dir, state, report, why))
       throw std::runtime_error("remit: recovery of " + cfg_.data_dir + " failed: " + why);
     next_lsn = report.last_lsn + 1;
-    recovery_ = recovery_summary{report.snapshot, report.snapshot_lsn, report.records,
-                                 report.last_lsn, report.torn_bytes, state.account_count(),
+    recovery_ = recovery_summary{report.snapshot,        report.snapshot_lsn, report.records,
+                                 report.last_lsn,        report.torn_bytes,   state.account_count(),
                                  state.transfer_count(), report.seconds};
     last_timestamp_ = state.last_timestamp();
   }
@@ -122,11 +124,11 @@ void engine::restore_state(const reference_ledger& state) {
     ledgers.push_back(a.a.ledger);
     sets[actors::owner_of(a.a.id, n)]->owned_accounts.push_back(a.a);
   });
-  state.for_each_transfer([&](const transfer& t, const sent_fields& sent, std::uint64_t expires,
-                              pending_state st) {
-    sets[actors::owner_of(t.id, n)]->owned_transfers.push_back(
-        actors::transfer_record{t, sent, expires, st});
-  });
+  state.for_each_transfer(
+      [&](const transfer& t, const sent_fields& sent, std::uint64_t expires, pending_state st) {
+        sets[actors::owner_of(t.id, n)]->owned_transfers.push_back(
+            actors::transfer_record{t, sent, expires, st});
+      });
   state.for_each_failure([&](u128 id, create_transfer_result code) {
     sets[actors::owner_of(id, n)]->owned_failures.emplace_back(id, code);
   });
@@ -149,7 +151,9 @@ engine::journal_figures engine::journal_stats() const {
   return f;
 }
 
-engine::~engine() { shutdown(); }
+engine::~engine() {
+  shutdown();
+}
 
 void engine::shutdown() {
   {
@@ -188,7 +192,8 @@ void engine::finish_shutdown() {
 }
 
 template <class Fill>
-void engine::submit(actors::request_op op, std::size_t events, bool stamps, Fill&& fill, reply_callback cb) {
+void engine::submit(actors::request_op op, std::size_t events, bool stamps, Fill&& fill,
+                    reply_callback cb) {
   auto refuse = [&](engine_status s) {
     engine_reply r;
     r.status = s;
@@ -267,25 +272,27 @@ void engine::submit(actors::request_op op, std::size_t events, bool stamps, Fill
 #define REMIT_OP(x) actors::request_op::x
 
 void engine::create_accounts(std::span<const account> events, reply_callback cb) {
-  submit(REMIT_OP(create_accounts), events.size(), true,
-         [&](actors::request& r) { r.accounts.assign(events.begin(), events.end()); },
-         std::move(cb));
+  submit(
+      REMIT_OP(create_accounts), events.size(), true,
+      [&](actors::request& r) { r.accounts.assign(events.begin(), events.end()); }, std::move(cb));
 }
 
 void engine::create_transfers(std::span<const transfer> events, reply_callback cb) {
-  submit(REMIT_OP(create_transfers), events.size(), true,
-         [&](actors::request& r) { r.transfers.assign(events.begin(), events.end()); },
-         std::move(cb));
+  submit(
+      REMIT_OP(create_transfers), events.size(), true,
+      [&](actors::request& r) { r.transfers.assign(events.begin(), events.end()); }, std::move(cb));
 }
 
 void engine::lookup_accounts(std::span<const u128> ids, reply_callback cb) {
-  submit(REMIT_OP(lookup_accounts), ids.size(), false,
-         [&](actors::request& r) { r.ids.assign(ids.begin(), ids.end()); }, std::move(cb));
+  submit(
+      REMIT_OP(lookup_accounts), ids.size(), false,
+      [&](actors::request& r) { r.ids.assign(ids.begin(), ids.end()); }, std::move(cb));
 }
 
 void engine::lookup_transfers(std::span<const u128> ids, reply_callback cb) {
-  submit(REMIT_OP(lookup_transfers), ids.size(), false,
-         [&](actors::request& r) { r.ids.assign(ids.begin(), ids.end()); }, std::move(cb));
+  submit(
+      REMIT_OP(lookup_transfers), ids.size(), false,
+      [&](actors::request& r) { r.ids.assign(ids.begin(), ids.end()); }, std::move(cb));
 }
 
 void engine::get_account_transfers(const account_filter& filter, reply_callback cb) {
@@ -293,19 +300,21 @@ void engine::get_account_transfers(const account_filter& filter, reply_callback 
     cb(engine_reply{});
     return;
   }
-  submit(REMIT_OP(get_account_transfers), 1, false,
-         [&](actors::request& r) { r.filter = filter; }, std::move(cb));
+  submit(
+      REMIT_OP(get_account_transfers), 1, false, [&](actors::request& r) { r.filter = filter; },
+      std::move(cb));
 }
 
 void engine::set_account_controls(std::span<const account_controls> events, reply_callback cb) {
-  submit(REMIT_OP(set_account_controls), events.size(), false,
-         [&](actors::request& r) { r.controls.assign(events.begin(), events.end()); },
-         std::move(cb));
+  submit(
+      REMIT_OP(set_account_controls), events.size(), false,
+      [&](actors::request& r) { r.controls.assign(events.begin(), events.end()); }, std::move(cb));
 }
 
 void engine::get_ledger_stats(std::uint32_t ledger, reply_callback cb) {
-  submit(REMIT_OP(get_ledger_stats), 1, false, [&](actors::request& r) { r.ledger = ledger; },
-         std::move(cb));
+  submit(
+      REMIT_OP(get_ledger_stats), 1, false, [&](actors::request& r) { r.ledger = ledger; },
+      std::move(cb));
 }
 
 #undef REMIT_OP

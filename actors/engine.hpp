@@ -27,8 +27,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/types.hpp"
 #include <string_view>
+#include "engine/types.hpp"
 
 namespace remit {
 
@@ -43,8 +43,8 @@ enum class engine_status : std::uint8_t { ok, overloaded, shutting_down, storage
 std::string_view name(engine_status s);
 
 struct engine_config {
-  std::uint32_t shards = 2;             // coordinator shards
-  std::uint32_t threads = 2;            // scheduler worker threads
+  std::uint32_t shards = 2;   // coordinator shards
+  std::uint32_t threads = 2;  // scheduler worker threads
   // CAF's scheduler: "sharing" (one FIFO queue: bounded tail latency) or "stealing"
   // (per-worker LIFO deques: more throughput, but messages can starve under load).
   std::string scheduler_policy = "sharing";
@@ -67,10 +67,10 @@ struct engine_config {
 
 struct engine_reply {
   engine_status status = engine_status::ok;
-  std::vector<result> results;    // create_*, set_account_controls
-  std::vector<account> accounts;  // lookup_accounts
+  std::vector<result> results;      // create_*, set_account_controls
+  std::vector<account> accounts;    // lookup_accounts
   std::vector<transfer> transfers;  // lookup_transfers, get_account_transfers
-  ledger_stats stats{};           // get_ledger_stats
+  ledger_stats stats{};             // get_ledger_stats
 };
 
 using reply_callback = std::function<void(engine_reply&&)>;
@@ -133,7 +133,8 @@ class engine {
   void restore_state(const reference_ledger& state);
   void finish_shutdown();
   template <class Fill>
-  void submit(actors::request_op op, std::size_t events, bool stamps, Fill&& fill, reply_callback cb);
+  void submit(actors::request_op op, std::size_t events, bool stamps, Fill&& fill,
+              reply_callback cb);
 
   engine_config cfg_;
   std::unique_ptr<impl> impl_;

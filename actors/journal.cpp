@@ -11,7 +11,9 @@ namespace remit::actors {
 journal_writer::journal_writer(journal_config cfg)
     : cfg_(std::move(cfg)), files_(cfg_.dir, cfg_.faults) {}
 
-journal_writer::~journal_writer() { stop(); }
+journal_writer::~journal_writer() {
+  stop();
+}
 
 bool journal_writer::start(std::string& why) {
   file_first_lsn_ = cfg_.next_lsn;
@@ -68,7 +70,8 @@ void journal_writer::run() {
         }
       }
     }
-    if (!ok) std::fprintf(stderr, "remit: journal: %s; the engine stops taking writes\n", why.c_str());
+    if (!ok)
+      std::fprintf(stderr, "remit: journal: %s; the engine stops taking writes\n", why.c_str());
     (void)first;
     group.clear();
     {
@@ -180,7 +183,8 @@ journal_actor::behavior_type journal_behavior(journal_pointer self, journal_writ
         if (!ok) {
           st.failed = true;
           st.buffer.clear();
-          for (const auto& w : st.waiting) send_to(self, w.driver, synced_atom::value, w.job, false);
+          for (const auto& w : st.waiting)
+            send_to(self, w.driver, synced_atom::value, w.job, false);
           st.waiting.clear();
           return;
         }

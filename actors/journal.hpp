@@ -85,7 +85,6 @@ class journal_writer {
   journal_counters counters_;
 };
 
-journal_actor spawn_journal(caf::actor_system& sys, journal_writer& writer,
-                            std::uint64_t next_lsn);
+journal_actor spawn_journal(caf::actor_system& sys, journal_writer& writer, std::uint64_t next_lsn);
 
 }  // namespace remit::actors

@@ -38,8 +38,12 @@ namespace remit::actors {
 #if defined(__SANITIZE_THREAD__)
 extern "C" void __tsan_acquire(void* addr);
 extern "C" void __tsan_release(void* addr);
-inline void handoff_release(const void* actor) { __tsan_release(const_cast<void*>(actor)); }
-inline void handoff_acquire(const void* actor) { __tsan_acquire(const_cast<void*>(actor)); }
+inline void handoff_release(const void* actor) {
+  __tsan_release(const_cast<void*>(actor));
+}
+inline void handoff_acquire(const void* actor) {
+  __tsan_acquire(const_cast<void*>(actor));
+}
 #else
 inline void handoff_release(const void*) {}
 inline void handoff_acquire(const void*) {}
@@ -105,25 +109,24 @@ using account_actor = caf::typed_actor<caf::reacts_to<step_atom, wave_ptr, std::
 
 // A coordinator shard: owner of the ids whose hash picks it, and driver of the batches
 // the facade hands it.
-using shard_actor = caf::typed_actor<
-    caf::reacts_to<request_atom, request_ptr>,                       // from the facade
-    caf::reacts_to<peers_atom, std::vector<caf::actor>>,             // all shards, once
-    caf::reacts_to<claim_atom, claim_ptr>,                           // owner side
-    caf::reacts_to<claimed_atom, claim_ptr>,                         // driver side
-    caf::reacts_to<release_atom, release_ptr>,                       // owner side
-    caf::reacts_to<register_atom, directory_ptr>,                    // every shard
-    caf::reacts_to<query_atom, query_ptr>,                           // owner side
-    caf::reacts_to<done_atom, std::uint64_t>,                        // a wave or query is done
-    caf::reacts_to<synced_atom, std::uint64_t, bool>,                // a job's sync is done
-    caf::reacts_to<restore_atom, restore_ptr>,                       // recovered state, once
-    caf::reacts_to<tick_atom>>;                                      // expiry sweep
+using shard_actor =
+    caf::typed_actor<caf::reacts_to<request_atom, request_ptr>,            // from the facade
+                     caf::reacts_to<peers_atom, std::vector<caf::actor>>,  // all shards, once
+                     caf::reacts_to<claim_atom, claim_ptr>,                // owner side
+                     caf::reacts_to<claimed_atom, claim_ptr>,              // driver side
+                     caf::reacts_to<release_atom, release_ptr>,            // owner side
+                     caf::reacts_to<register_atom, directory_ptr>,         // every shard
+                     caf::reacts_to<query_atom, query_ptr>,                // owner side
+                     caf::reacts_to<done_atom, std::uint64_t>,          // a wave or query is done
+                     caf::reacts_to<synced_atom, std::uint64_t, bool>,  // a job's sync is done
+                     caf::reacts_to<restore_atom, restore_ptr>,         // recovered state, once
+                     caf::reacts_to<tick_atom>>;                        // expiry sweep
 
 // The journal: assigns LSNs in mailbox order and answers a sync once an fdatasync covers
 // everything appended before it (journal.hpp).
-using journal_actor = caf::typed_actor<
-    caf::reacts_to<append_atom, journal_batch_ptr>,
-    caf::reacts_to<sync_atom, shard_actor, std::uint64_t>,
-    caf::reacts_to<durable_atom, std::uint64_t, bool>>;
+using journal_actor = caf::typed_actor<caf::reacts_to<append_atom, journal_batch_ptr>,
+                                       caf::reacts_to<sync_atom, shard_actor, std::uint64_t>,
+                                       caf::reacts_to<durable_atom, std::uint64_t, bool>>;
 
 // ---------------------------------------------------------------------------------------
 // Account actors
@@ -152,15 +155,15 @@ using cell_ptr = caf::intrusive_ptr<decision_cell>;
 struct wave_entry {
   entry_op op = entry_op::reserve;
   transfer_kind kind = transfer_kind::plain;
-  bool debit = false;      // which side of the transfer this account is
-  bool balancing = false;  // this side's balancing flag (reserve of plain/pending only)
-  std::uint32_t slot = 0;  // reply, lookup or controls slot
+  bool debit = false;         // which side of the transfer this account is
+  bool balancing = false;     // this side's balancing flag (reserve of plain/pending only)
+  std::uint32_t slot = 0;     // reply, lookup or controls slot
   std::uint32_t account = 0;  // index of the account's group key (driver-side, for sorting)
   std::uint64_t key = 0;      // reservation key, unique per engine
   std::uint64_t chain = 0;    // linked chain id (0: none), for the per-chain overlay
   std::uint64_t timestamp = 0;
-  u128 amount = 0;          // reserve: requested; commit: decided; release: pending amount
-  u128 pending_amount = 0;  // post and void: the pending transfer's amount
+  u128 amount = 0;                // reserve: requested; commit: decided; release: pending amount
+  u128 pending_amount = 0;        // post and void: the pending transfer's amount
   decision_cell* cell = nullptr;  // reserve: where the decision will be published
 };
 
@@ -168,7 +171,6 @@ struct leg_reply {
   create_transfer_result code = create_transfer_result::ok;
   u128 amount = 0;  // the amount reserved (a balancing leg may reserve less than asked)
 };
-
 
 struct wave_group {
   account_actor account;
@@ -199,8 +201,8 @@ struct transfer_record {
 
 struct key_state {
   bool found = false;
-  transfer_record record{};  // when found (transfers)
-  account account_record{};  // when found (accounts)
+  transfer_record record{};                                    // when found (transfers)
+  account account_record{};                                    // when found (accounts)
   create_transfer_result failed = create_transfer_result::ok;  // remembered failure
 };
 
@@ -216,8 +218,8 @@ struct claim_set : caf::ref_counted {
 struct release_set : caf::ref_counted {
   bool accounts = false;
   std::uint64_t batch = 0;
-  std::vector<u128> keys;                          // every key the batch claimed here
-  std::vector<transfer_record> new_transfers;      // records the batch created
+  std::vector<u128> keys;                                // every key the batch claimed here
+  std::vector<transfer_record> new_transfers;            // records the batch created
   std::vector<std::pair<u128, pending_state>> resolved;  // pending transfers posted or voided
   std::vector<std::pair<u128, create_transfer_result>> failures;  // remembered by id
   std::vector<account> new_accounts;
@@ -232,11 +234,11 @@ struct directory_update : caf::ref_counted {
 // Read-only questions to owner shards: transfer lookups, history, stats.
 struct shard_query : caf::ref_counted {
   enum class kind : std::uint8_t { lookup_transfers, history, stats } what = kind::stats;
-  std::vector<u128> ids;             // lookup_transfers
-  std::vector<std::int32_t> found;   // per id: index into out, or -1
+  std::vector<u128> ids;            // lookup_transfers
+  std::vector<std::int32_t> found;  // per id: index into out, or -1
   std::vector<transfer> out;
-  account_filter filter{};           // history
-  std::uint32_t ledger = 0;          // stats
+  account_filter filter{};   // history
+  std::uint32_t ledger = 0;  // stats
   ledger_stats stats{};
   std::atomic<std::uint32_t> outstanding{0};
   shard_actor driver;
@@ -274,7 +276,6 @@ struct request : caf::ref_counted {
   // Called exactly once, on a worker thread, when the request is answered.
   std::function<void(request&)> done;
 };
-
 
 }  // namespace remit::actors
 

@@ -287,7 +287,8 @@ class claims {
 class transfer_batch final : public job {
  public:
   transfer_batch(shard_pointer self, std::uint64_t id, request_ptr req)
-      : job(self, id, std::move(req)), claims_(self, id, false),
+      : job(self, id, std::move(req)),
+        claims_(self, id, false),
         records_(caf::make_counted<journal_batch>()) {}
 
   void start() override {
@@ -364,9 +365,9 @@ class transfer_batch final : public job {
     std::uint8_t phase = 0;  // 1: both legs; 2: first of two; 3: second of two
     leg legs[2];
     std::uint8_t leg_count = 0;
-    leg_reply first_reply{};   // the first leg's answer, when two rounds
-    ctr pre_code = ctr::ok;    // a code found by the driver that ranks among the legs' (55)
-    std::vector<leg> held;     // reservations of finished steps, awaiting the decision
+    leg_reply first_reply{};  // the first leg's answer, when two rounds
+    ctr pre_code = ctr::ok;   // a code found by the driver that ranks among the legs' (55)
+    std::vector<leg> held;    // reservations of finished steps, awaiting the decision
     std::vector<std::pair<std::uint32_t, tkey>> undo;
   };
 
@@ -466,8 +467,12 @@ class transfer_batch final : public job {
                 bool balancing, u128 amount, u128 pending_amount) {
     const transfer& t = req_->transfers[e];
     leg& l = un.legs[un.leg_count++];
-    l = leg{account_id, caf::make_counted<decision_cell>(), self_->state.unique(),
-            next_.add_reply_slot(), debit, 0};
+    l = leg{account_id,
+            caf::make_counted<decision_cell>(),
+            self_->state.unique(),
+            next_.add_reply_slot(),
+            debit,
+            0};
     wave_entry w;
     w.op = entry_op::reserve;
     w.kind = kind_of(t);
@@ -608,9 +613,9 @@ class transfer_batch final : public job {
       transfer stored = t;
       stored.amount = amount;
       stored.timestamp = ts;
-      k.rec = transfer_record{stored, sent_fields_of(t), expires_at(t, ts),
-                              kind == transfer_kind::pending ? pending_state::pending
-                                                             : pending_state::none};
+      k.rec = transfer_record{
+          stored, sent_fields_of(t), expires_at(t, ts),
+          kind == transfer_kind::pending ? pending_state::pending : pending_state::none};
     } else {
       const std::uint32_t pidx = claims_.index_of(t.pending_id);
       if (un.chain != 0) un.undo.emplace_back(pidx, tkeys_[pidx]);
@@ -746,7 +751,6 @@ class account_batch final : public job {
     if (!claims_.next()) decide();
   }
 
-  
  private:
   struct akey {
     bool found = false;
@@ -1242,7 +1246,9 @@ shard_actor::behavior_type shard_behavior(shard_pointer self, shard_config cfg) 
         it->second->on_claimed(c);
       },
       [self](release_atom, const release_ptr& r) {
-        received(self); apply_release(self, *r); },
+        received(self);
+        apply_release(self, *r);
+      },
       [self](register_atom, const directory_ptr& d) {
         received(self);
         for (std::size_t i = 0; i < d->handles.size(); ++i)
@@ -1250,7 +1256,9 @@ shard_actor::behavior_type shard_behavior(shard_pointer self, shard_config cfg) 
                                        dir_entry{d->handles[i].second, d->ledgers[i]});
       },
       [self](query_atom, const query_ptr& q) {
-        received(self); answer_query(self, *q); },
+        received(self);
+        answer_query(self, *q);
+      },
       [self](done_atom, std::uint64_t job_id) {
         received(self);
         auto it = self->state.jobs.find(job_id);

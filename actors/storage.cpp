@@ -238,24 +238,24 @@ bool replay_files(const std::string& dir, const listing& l, std::uint64_t first_
     ++report.files;
     // The file's name gives the LSN its first record must have, so damage to that record
     // is judged against the right group (a torn first group of a new file is a torn tail).
-    const journal::scan_result r =
-        journal::scan(data, first, [&](const journal::record_view& v) {
-          if (v.header.lsn <= report.last_lsn) return;  // covered by the snapshot
-          out.replay(v);
-          ++report.records;
-        });
+    const journal::scan_result r = journal::scan(data, first, [&](const journal::record_view& v) {
+      if (v.header.lsn <= report.last_lsn) return;  // covered by the snapshot
+      out.replay(v);
+      ++report.records;
+    });
     if (r.records > 0) report.last_lsn = std::max(report.last_lsn, r.last_lsn);
     // A torn tail can only be in the last file written to; files after it may exist only
     // empty (a restart opened one and crashed before writing).
     bool rest_empty = true;
     for (std::size_t k = i + 1; k < files.size(); ++k) {
       std::error_code size_ec;
-      rest_empty = rest_empty && fs::file_size(dir + "/" + files[k].second, size_ec) == 0 && !size_ec;
+      rest_empty =
+          rest_empty && fs::file_size(dir + "/" + files[k].second, size_ec) == 0 && !size_ec;
     }
     if (r.how == journal::scan_result::end::corrupt ||
         (r.how == journal::scan_result::end::torn_tail && !rest_empty)) {
-      why = path + ": damaged record at offset " + std::to_string(r.bad_offset) + " (" + r.why +
-            ")";
+      why =
+          path + ": damaged record at offset " + std::to_string(r.bad_offset) + " (" + r.why + ")";
       return false;
     }
     if (r.how == journal::scan_result::end::torn_tail) {
@@ -289,8 +289,8 @@ bool recover(const std::string& dir, reference_ledger& out, recovery_report& rep
   return true;
 }
 
-bool build_snapshot(const std::string& dir, std::uint64_t first_lsn_not_covered,
-                    std::uint64_t& lsn, std::string& why) {
+bool build_snapshot(const std::string& dir, std::uint64_t first_lsn_not_covered, std::uint64_t& lsn,
+                    std::string& why) {
   listing l;
   if (!list_dir(dir, l, why)) return false;
   remove_leftovers(dir, l);  // one snapshot is built at a time: these were interrupted

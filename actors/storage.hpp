@@ -52,12 +52,12 @@ class journal_files {
 };
 
 struct recovery_report {
-  std::string snapshot;            // file loaded, or empty
+  std::string snapshot;  // file loaded, or empty
   std::uint64_t snapshot_lsn = 0;
-  std::uint64_t records = 0;       // replayed after the snapshot
-  std::uint64_t last_lsn = 0;      // of the last decision in the state
+  std::uint64_t records = 0;   // replayed after the snapshot
+  std::uint64_t last_lsn = 0;  // of the last decision in the state
   std::uint64_t files = 0;
-  std::uint64_t torn_bytes = 0;    // cut from the tail
+  std::uint64_t torn_bytes = 0;  // cut from the tail
   std::string torn_file;
   double seconds = 0;
 };
@@ -72,8 +72,8 @@ bool recover(const std::string& dir, reference_ledger& out, recovery_report& rep
 // before `first_lsn_not_covered` - 1 (the files before the one being written), then removes
 // the files and the older snapshots it covers. L is the last LSN of those files. Returns
 // false with `why` on any failure (nothing is removed then).
-bool build_snapshot(const std::string& dir, std::uint64_t first_lsn_not_covered,
-                    std::uint64_t& lsn, std::string& why);
+bool build_snapshot(const std::string& dir, std::uint64_t first_lsn_not_covered, std::uint64_t& lsn,
+                    std::string& why);
 
 // Writes `data` as `name` in `dir` atomically: temporary file, fsync, rename, fsync of dir.
 bool write_file_atomically(const std::string& dir, const std::string& name,

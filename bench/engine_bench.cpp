@@ -12,8 +12,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <future>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <span>
 #include <string>
@@ -110,8 +110,10 @@ void run_engine(benchmark::State& state, workload::distribution d, std::uint32_t
   cfg.data_dir = dir;
   cfg.clock = [&now] { return now.load(std::memory_order_relaxed); };
   engine e(cfg);
-  for (const auto& a : p.accounts) REMIT_ASSERT(e.create_accounts(a).get().status == engine_status::ok);
-  for (const auto& f : p.funding) REMIT_ASSERT(e.create_transfers(f).get().status == engine_status::ok);
+  for (const auto& a : p.accounts)
+    REMIT_ASSERT(e.create_accounts(a).get().status == engine_status::ok);
+  for (const auto& f : p.funding)
+    REMIT_ASSERT(e.create_transfers(f).get().status == engine_status::ok);
 
   window w;
   const std::uint32_t inflight = inflight_for(batch);
@@ -135,11 +137,12 @@ void run_engine(benchmark::State& state, workload::distribution d, std::uint32_t
     w.drain();
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(events));
-  state.counters["ok_fraction"] = events ? static_cast<double>(ok) / static_cast<double>(events) : 0;
+  state.counters["ok_fraction"] =
+      events ? static_cast<double>(ok) / static_cast<double>(events) : 0;
   if (durable) {
     const auto j = e.journal_stats();
-    state.counters["groups_per_s"] = benchmark::Counter(static_cast<double>(j.groups),
-                                                        benchmark::Counter::kIsRate);
+    state.counters["groups_per_s"] =
+        benchmark::Counter(static_cast<double>(j.groups), benchmark::Counter::kIsRate);
     state.counters["records_per_group"] =
         j.groups ? static_cast<double>(j.records) / static_cast<double>(j.groups) : 0;
     state.counters["fdatasync_us"] =
@@ -174,8 +177,10 @@ void BM_recovery(benchmark::State& state) {
     cfg.snapshot_every_records = UINT64_MAX;
     cfg.journal_file_size_max = UINT64_MAX;
     engine e(cfg);
-    for (const auto& a : p.accounts) REMIT_ASSERT(e.create_accounts(a).get().status == engine_status::ok);
-    for (const auto& f : p.funding) REMIT_ASSERT(e.create_transfers(f).get().status == engine_status::ok);
+    for (const auto& a : p.accounts)
+      REMIT_ASSERT(e.create_accounts(a).get().status == engine_status::ok);
+    for (const auto& f : p.funding)
+      REMIT_ASSERT(e.create_transfers(f).get().status == engine_status::ok);
     std::vector<std::future<engine_reply>> inflight;
     for (const auto& b : p.load) {
       inflight.push_back(e.create_transfers(b));

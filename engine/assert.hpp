@@ -7,8 +7,8 @@ namespace remit::detail {
 [[noreturn]] void assertion_failed(const char* expr, const char* file, int line) noexcept;
 }  // namespace remit::detail
 
-#define REMIT_ASSERT(expr)                                                   \
-  do {                                                                       \
-    if (!(expr)) [[unlikely]]                                                \
-      ::remit::detail::assertion_failed(#expr, __FILE__, __LINE__);          \
+#define REMIT_ASSERT(expr)                                          \
+  do {                                                              \
+    if (!(expr)) [[unlikely]]                                       \
+      ::remit::detail::assertion_failed(#expr, __FILE__, __LINE__); \
   } while (false)

@@ -10,6 +10,8 @@ namespace remit {
 // Continues a CRC over more bytes: crc32c(crc32c(0, a), b) == crc32c(0, a || b).
 std::uint32_t crc32c(std::uint32_t crc, const void* data, std::size_t size);
 
-inline std::uint32_t crc32c(const void* data, std::size_t size) { return crc32c(0, data, size); }
+inline std::uint32_t crc32c(const void* data, std::size_t size) {
+  return crc32c(0, data, size);
+}
 
 }  // namespace remit

@@ -10,11 +10,16 @@ namespace remit::journal {
 
 std::string_view name(record_type t) {
   switch (t) {
-    case record_type::accounts_created: return "accounts_created";
-    case record_type::transfers_committed: return "transfers_committed";
-    case record_type::failures: return "failures";
-    case record_type::pendings_expired: return "pendings_expired";
-    case record_type::controls_set: return "controls_set";
+    case record_type::accounts_created:
+      return "accounts_created";
+    case record_type::transfers_committed:
+      return "transfers_committed";
+    case record_type::failures:
+      return "failures";
+    case record_type::pendings_expired:
+      return "pendings_expired";
+    case record_type::controls_set:
+      return "controls_set";
   }
   return "unknown";
 }
@@ -32,8 +37,13 @@ void append_record(std::vector<std::byte>& out, record_type type, std::uint64_t 
   REMIT_ASSERT(payload.size() <= record_payload_max);
   REMIT_ASSERT(payload.size() % entry_size(type) == 0);
   REMIT_ASSERT(lsn >= 1 && group_lsn >= 1 && group_lsn <= lsn);
-  record_header h{record_magic, static_cast<std::uint16_t>(type), 0,
-                  static_cast<std::uint32_t>(payload.size()), 0, lsn, group_lsn};
+  record_header h{record_magic,
+                  static_cast<std::uint16_t>(type),
+                  0,
+                  static_cast<std::uint32_t>(payload.size()),
+                  0,
+                  lsn,
+                  group_lsn};
   h.crc32c = record_crc(h, payload);
   const std::size_t at = out.size();
   out.resize(at + header_size + payload.size());
@@ -78,8 +88,7 @@ bool later_group_follows(std::span<const std::byte> data, std::uint64_t from, st
 
 std::string journal_file_name(std::uint64_t first_lsn) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "journal-%020llu.rmj",
-                static_cast<unsigned long long>(first_lsn));
+  std::snprintf(buf, sizeof buf, "journal-%020llu.rmj", static_cast<unsigned long long>(first_lsn));
   return buf;
 }
 

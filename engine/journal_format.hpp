@@ -79,11 +79,16 @@ static_assert(sizeof(failure_entry) == 32);
 
 inline std::size_t entry_size(record_type t) {
   switch (t) {
-    case record_type::accounts_created: return sizeof(account);
-    case record_type::transfers_committed: return sizeof(committed_transfer);
-    case record_type::failures: return sizeof(failure_entry);
-    case record_type::pendings_expired: return sizeof(u128);
-    case record_type::controls_set: return sizeof(account_controls);
+    case record_type::accounts_created:
+      return sizeof(account);
+    case record_type::transfers_committed:
+      return sizeof(committed_transfer);
+    case record_type::failures:
+      return sizeof(failure_entry);
+    case record_type::pendings_expired:
+      return sizeof(u128);
+    case record_type::controls_set:
+      return sizeof(account_controls);
   }
   return 0;
 }
@@ -145,7 +150,7 @@ scan_result scan(std::span<const std::byte> data, std::uint64_t expected_lsn, Vi
       r.bad_offset = offset;
       r.why = why;
       r.how = later_group_follows(data, offset + 1, lsn) ? scan_result::end::corrupt
-                                                          : scan_result::end::torn_tail;
+                                                         : scan_result::end::torn_tail;
       return r;
     }
     visit(v);

@@ -106,8 +106,14 @@ std::string_view lookup(const std::string_view (&names)[N], std::uint32_t code) 
 }
 }  // namespace
 
-std::string_view name(create_account_result r) { return lookup(account_names, static_cast<std::uint32_t>(r)); }
-std::string_view name(create_transfer_result r) { return lookup(transfer_names, static_cast<std::uint32_t>(r)); }
-std::string_view name(set_controls_result r) { return lookup(controls_names, static_cast<std::uint32_t>(r)); }
+std::string_view name(create_account_result r) {
+  return lookup(account_names, static_cast<std::uint32_t>(r));
+}
+std::string_view name(create_transfer_result r) {
+  return lookup(transfer_names, static_cast<std::uint32_t>(r));
+}
+std::string_view name(set_controls_result r) {
+  return lookup(controls_names, static_cast<std::uint32_t>(r));
+}
 
 }  // namespace remit

@@ -365,14 +365,12 @@ std::size_t reference_ledger::get_account_transfers(const account_filter& filter
   if (idx == nullptr) return 0;
   const std::vector<std::uint32_t>& h = history_[*idx];
   const auto ts_of = [&](std::uint32_t i) { return transfers_[i].t.timestamp; };
-  const auto lo = std::partition_point(h.begin(), h.end(), [&](std::uint32_t i) {
-    return ts_of(i) < filter.timestamp_min;
-  });
-  const auto hi = filter.timestamp_max == 0
-                      ? h.end()
-                      : std::partition_point(lo, h.end(), [&](std::uint32_t i) {
-                          return ts_of(i) <= filter.timestamp_max;
-                        });
+  const auto lo = std::partition_point(
+      h.begin(), h.end(), [&](std::uint32_t i) { return ts_of(i) < filter.timestamp_min; });
+  const auto hi =
+      filter.timestamp_max == 0 ? h.end() : std::partition_point(lo, h.end(), [&](std::uint32_t i) {
+        return ts_of(i) <= filter.timestamp_max;
+      });
   const std::size_t limit = std::min<std::size_t>(filter.limit, out.size());
   std::size_t n = 0;
   const auto take = [&](std::uint32_t i) {
@@ -524,8 +522,16 @@ void reference_ledger::write_snapshot(std::vector<std::byte>& out, std::uint64_t
   out.reserve(sizeof(snapshot_header) + accounts_.size() * sizeof(snapshot_account) +
               transfers_.size() * sizeof(journal::committed_transfer) +
               failed_.size() * sizeof(journal::failure_entry));
-  snapshot_header h{snapshot_magic, snapshot_version, lsn, last_timestamp_, accounts_.size(),
-                    transfers_.size(), failed_.size(), 0, 0, 0};
+  snapshot_header h{snapshot_magic,
+                    snapshot_version,
+                    lsn,
+                    last_timestamp_,
+                    accounts_.size(),
+                    transfers_.size(),
+                    failed_.size(),
+                    0,
+                    0,
+                    0};
   put(out, h);
   for (const account_state& s : accounts_) {
     snapshot_account a{};
@@ -576,8 +582,8 @@ bool reference_ledger::read_snapshot(std::span<const std::byte> data, std::uint6
   }
   snapshot_header zeroed = h;
   zeroed.crc32c = 0;
-  const std::uint32_t crc = crc32c(crc32c(&zeroed, sizeof zeroed), data.data() + sizeof h,
-                                   data.size() - sizeof h);
+  const std::uint32_t crc =
+      crc32c(crc32c(&zeroed, sizeof zeroed), data.data() + sizeof h, data.size() - sizeof h);
   if (crc != h.crc32c) {
     why = "CRC mismatch";
     return false;
@@ -590,8 +596,8 @@ bool reference_ledger::read_snapshot(std::span<const std::byte> data, std::uint6
     const auto a = load_event<snapshot_account>(p);
     account_state s;
     s.a = a.a;
-    s.controls = controls_state{a.overdraft_max, a.transfer_amount_max, a.daily_debit_max,
-                                a.status_flags};
+    s.controls =
+        controls_state{a.overdraft_max, a.transfer_amount_max, a.daily_debit_max, a.status_flags};
     s.daily_debited = a.daily_debited;
     s.daily_day = a.daily_day;
     account_index_.insert(s.a.id, static_cast<std::uint32_t>(accounts_.size()));

@@ -120,8 +120,7 @@ class reference_ledger {
                                        std::uint64_t& ts_out);
   create_transfer_result create_transfer(const transfer& t, std::uint64_t ts, bool chained,
                                          std::uint64_t& ts_out);
-  create_transfer_result create_plain_or_pending(const transfer& t, std::uint64_t ts,
-                                                 bool chained);
+  create_transfer_result create_plain_or_pending(const transfer& t, std::uint64_t ts, bool chained);
   create_transfer_result create_post_or_void(const transfer& t, std::uint64_t ts, bool chained);
   static journal::committed_transfer committed_of(const transfer& stored, const transfer& sent,
                                                   std::uint64_t expires);

@@ -332,13 +332,13 @@ set_controls_result validate_controls(const account_controls& c) {
 }
 
 controls_state controls_of(const account_controls& c) {
-  return controls_state{c.overdraft_max, c.transfer_amount_max, c.daily_debit_max,
-                        c.status_flags};
+  return controls_state{c.overdraft_max, c.transfer_amount_max, c.daily_debit_max, c.status_flags};
 }
 
 bool filter_matches(const account_filter& f, const transfer& t) {
-  const bool side = ((f.flags & account_filter_flags::debits) && t.debit_account_id == f.account_id) ||
-                    ((f.flags & account_filter_flags::credits) && t.credit_account_id == f.account_id);
+  const bool side =
+      ((f.flags & account_filter_flags::debits) && t.debit_account_id == f.account_id) ||
+      ((f.flags & account_filter_flags::credits) && t.credit_account_id == f.account_id);
   if (!side) return false;
   if (t.timestamp < f.timestamp_min) return false;
   if (f.timestamp_max != 0 && t.timestamp > f.timestamp_max) return false;

@@ -23,11 +23,15 @@ namespace remit {
 // ---------------------------------------------------------------------------------------
 // Checked arithmetic
 
-inline bool add_overflows(u128 a, u128 b) { return a + b < a; }
+inline bool add_overflows(u128 a, u128 b) {
+  return a + b < a;
+}
 inline bool add_overflows(u128 a, u128 b, u128 c) {
   return add_overflows(a, b) || add_overflows(a + b, c);
 }
-inline u128 add_saturating(u128 a, u128 b) { return add_overflows(a, b) ? u128_max : a + b; }
+inline u128 add_saturating(u128 a, u128 b) {
+  return add_overflows(a, b) ? u128_max : a + b;
+}
 
 // ---------------------------------------------------------------------------------------
 // Account state
@@ -64,7 +68,9 @@ struct holds {
   u128 daily_debits = 0;  // counted against daily_debit_max of the current day
 };
 
-inline std::uint64_t utc_day(std::uint64_t timestamp_ns) { return timestamp_ns / ns_per_day; }
+inline std::uint64_t utc_day(std::uint64_t timestamp_ns) {
+  return timestamp_ns / ns_per_day;
+}
 
 // The sum debited on the UTC day of `timestamp_ns`, by transfers already decided.
 inline u128 daily_debited_on(const account_state& s, std::uint64_t timestamp_ns) {

@@ -25,8 +25,12 @@ inline constexpr u128 u128_max = ~u128{0};
 constexpr u128 make_u128(std::uint64_t hi, std::uint64_t lo) {
   return (static_cast<u128>(hi) << 64) | lo;
 }
-constexpr std::uint64_t u128_lo(u128 x) { return static_cast<std::uint64_t>(x); }
-constexpr std::uint64_t u128_hi(u128 x) { return static_cast<std::uint64_t>(x >> 64); }
+constexpr std::uint64_t u128_lo(u128 x) {
+  return static_cast<std::uint64_t>(x);
+}
+constexpr std::uint64_t u128_hi(u128 x) {
+  return static_cast<std::uint64_t>(x >> 64);
+}
 
 // Limits shared by the engine and the wire.
 inline constexpr std::uint32_t batch_events_max = 8190;   // event_count_max
@@ -42,8 +46,8 @@ namespace account_flags {
 inline constexpr std::uint16_t linked = 1u << 0;
 inline constexpr std::uint16_t debits_must_not_exceed_credits = 1u << 1;
 inline constexpr std::uint16_t credits_must_not_exceed_debits = 1u << 2;
-inline constexpr std::uint16_t known = linked | debits_must_not_exceed_credits |
-                                       credits_must_not_exceed_debits;
+inline constexpr std::uint16_t known =
+    linked | debits_must_not_exceed_credits | credits_must_not_exceed_debits;
 }  // namespace account_flags
 
 struct account {
@@ -87,8 +91,7 @@ inline constexpr std::uint16_t void_pending_transfer = 1u << 3;
 inline constexpr std::uint16_t balancing_debit = 1u << 4;
 inline constexpr std::uint16_t balancing_credit = 1u << 5;
 inline constexpr std::uint16_t known = linked | pending | post_pending_transfer |
-                                       void_pending_transfer | balancing_debit |
-                                       balancing_credit;
+                                       void_pending_transfer | balancing_debit | balancing_credit;
 }  // namespace transfer_flags
 
 struct transfer {
@@ -212,7 +215,8 @@ static_assert(offsetof(ledger_stats, volume_posted) == 32);
 static_assert(offsetof(ledger_stats, reserved2) == 48);
 
 template <class T>
-concept wire_struct = std::is_trivially_copyable_v<T> && std::has_unique_object_representations_v<T>;
+concept wire_struct =
+    std::is_trivially_copyable_v<T> && std::has_unique_object_representations_v<T>;
 
 static_assert(wire_struct<account> && wire_struct<transfer> && wire_struct<account_controls> &&
               wire_struct<result> && wire_struct<account_filter> && wire_struct<ledger_stats> &&

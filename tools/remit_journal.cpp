@@ -111,7 +111,8 @@ walk_summary walk(const std::string& dir, Visit&& visit) {
       w.status = torn ? 1 : 2;
       w.problem = path + ": " + (torn ? "torn tail" : "damaged record") + " at offset " +
                   std::to_string(r.bad_offset) + " (" + r.why + "), " +
-                  std::to_string(data.size() - r.valid_bytes) + " bytes after the last whole record";
+                  std::to_string(data.size() - r.valid_bytes) +
+                  " bytes after the last whole record";
       if (!torn) return w;
     }
   }
@@ -156,8 +157,11 @@ json entry_json(journal::record_type type, const std::byte* p) {
   switch (type) {
     case journal::record_type::accounts_created: {
       const auto a = load_event<account>(p);
-      return {{"id", u128_text(a.id)}, {"ledger", a.ledger}, {"code", a.code},
-              {"flags", a.flags}, {"timestamp", a.timestamp}};
+      return {{"id", u128_text(a.id)},
+              {"ledger", a.ledger},
+              {"code", a.code},
+              {"flags", a.flags},
+              {"timestamp", a.timestamp}};
     }
     case journal::record_type::transfers_committed: {
       const auto c = load_event<journal::committed_transfer>(p);
@@ -204,10 +208,11 @@ int dump(const std::string& dir, bool as_json, std::uint64_t from, std::uint64_t
     const std::size_t n = v.payload.size() / size;
     if (as_json) {
       json entries = json::array();
-      for (std::size_t k = 0; k < n; ++k) entries.push_back(entry_json(type, v.payload.data() + k * size));
-      json line = {{"lsn", v.header.lsn},     {"group_lsn", v.header.group_lsn},
+      for (std::size_t k = 0; k < n; ++k)
+        entries.push_back(entry_json(type, v.payload.data() + k * size));
+      json line = {{"lsn", v.header.lsn},         {"group_lsn", v.header.group_lsn},
                    {"type", journal::name(type)}, {"file", file},
-                   {"offset", v.offset},       {"entries", entries}};
+                   {"offset", v.offset},          {"entries", entries}};
       std::printf("%s\n", line.dump().c_str());
       return;
     }
@@ -227,10 +232,11 @@ int stats(const std::string& dir, bool as_json) {
   const walk_summary w = walk(dir, [](const std::string&, const journal::record_view&) {});
   const double span_s = w.ts_max > w.ts_min ? static_cast<double>(w.ts_max - w.ts_min) / 1e9 : 0;
   if (as_json) {
-    json j = {{"files", w.files},       {"bytes", w.bytes},     {"records", w.records},
-              {"first_lsn", w.first_lsn}, {"last_lsn", w.last_lsn}, {"records_by_type", w.by_type},
-              {"entries", w.entries},   {"transfers", w.transfers}, {"timestamp_min", w.ts_min},
-              {"timestamp_max", w.ts_max}, {"span_seconds", span_s}, {"status", w.status}};
+    json j = {
+        {"files", w.files},          {"bytes", w.bytes},         {"records", w.records},
+        {"first_lsn", w.first_lsn},  {"last_lsn", w.last_lsn},   {"records_by_type", w.by_type},
+        {"entries", w.entries},      {"transfers", w.transfers}, {"timestamp_min", w.ts_min},
+        {"timestamp_max", w.ts_max}, {"span_seconds", span_s},   {"status", w.status}};
     if (!w.problem.empty()) j["problem"] = w.problem;
     std::printf("%s\n", j.dump().c_str());
     return w.status;
@@ -257,7 +263,8 @@ int main(int argc, char** argv) {
   bool as_json = false;
   std::uint64_t from = 0;
   std::uint64_t limit = UINT64_MAX;
-  auto* v = app.add_subcommand("verify", "check snapshots and records; exit 0 clean, 1 torn tail, 2 damaged");
+  auto* v = app.add_subcommand("verify",
+                               "check snapshots and records; exit 0 clean, 1 torn tail, 2 damaged");
   v->add_option("dir", dir, "data directory")->required()->check(CLI::ExistingDirectory);
   auto* d = app.add_subcommand("dump", "print every record");
   d->add_option("dir", dir, "data directory")->required()->check(CLI::ExistingDirectory);

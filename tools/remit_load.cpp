@@ -14,8 +14,8 @@
 //
 // The load is asynchronous. The caller thread generates batches and sends them; answers
 // come back through a callback (on the engine's worker threads for `embedded`, inline for
-// the synchronous `reference`, on the client's I/O threads for HOST:PORT), which records the batch's latency once per transfer in it
-// and counts the result codes. Two ways to pace it:
+// the synchronous `reference`, on the client's I/O threads for HOST:PORT), which records the
+// batch's latency once per transfer in it and counts the result codes. Two ways to pace it:
 //   closed loop (--inflight K): K batches outstanding at once; a batch is generated, then
 //     sent, and its latency runs from that send to its answer.
 //   open loop (--rate R): R transfers/s, batch k due at k x batch / R after the start. The
@@ -290,7 +290,8 @@ class embedded_target final : public load_target {
 class network_target final : public load_target {
  public:
   network_target(const client::config& cfg, std::uint32_t connections) {
-    for (std::uint32_t i = 0; i < connections; ++i) clients_.push_back(std::make_unique<client::client>(cfg));
+    for (std::uint32_t i = 0; i < connections; ++i)
+      clients_.push_back(std::make_unique<client::client>(cfg));
   }
 
   std::string_view name() const override { return "gateway"; }
@@ -368,7 +369,7 @@ struct options {
   std::uint32_t shards = engine_config{}.shards;
   std::uint32_t threads = engine_config{}.threads;
   std::string durability = "off";
-  u128 id_offset = 0;  // set when --data-dir already holds a ledger (a resumed run)
+  u128 id_offset = 0;    // set when --data-dir already holds a ledger (a resumed run)
   std::string data_dir;  // empty: a fresh temporary directory when durability is on
   // HOST:PORT only
   std::string key_file;
@@ -415,7 +416,8 @@ std::unique_ptr<load_target> make_target(const options& o, bool scratch, std::st
     c.batching = false;
     c.mac = o.mac;
     try {
-      if (o.key_file.empty()) throw client::client_error("--key-file is needed for a HOST:PORT target");
+      if (o.key_file.empty())
+        throw client::client_error("--key-file is needed for a HOST:PORT target");
       client::load_key(c, o.key_file, o.key_id);
       return std::make_unique<network_target>(c, o.connections);
     } catch (const std::exception& e) {
@@ -734,7 +736,9 @@ bool setup(load_target& target, workload::generator& gen, std::size_t window) {
         std::lock_guard<std::mutex> lock(m);
         for (const result& r : results) {
           const auto code = static_cast<create_transfer_result>(r.status);
-          ++(code == create_transfer_result::ok || code == create_transfer_result::exists ? funded : unfunded);
+          ++(code == create_transfer_result::ok || code == create_transfer_result::exists
+                 ? funded
+                 : unfunded);
         }
       },
       overloaded, failure);
@@ -1139,15 +1143,16 @@ int run(int argc, char** argv) {
       "fresh temporary one, removed afterwards)");
   auto* key_file_opt = app.add_option("--key-file", o.key_file,
                                       "HOST:PORT: the keys file holding --key-id's secret");
-  auto* key_id_opt =
-      app.add_option("--key-id", o.key_id, "HOST:PORT: the key to authenticate with")->capture_default_str();
-  auto* connections_opt =
-      app.add_option("--connections", o.connections, "HOST:PORT: sessions, batches spread over them")
-          ->check(CLI::Range(std::uint32_t{1}, std::uint32_t{256}))
-          ->capture_default_str();
+  auto* key_id_opt = app.add_option("--key-id", o.key_id, "HOST:PORT: the key to authenticate with")
+                         ->capture_default_str();
+  auto* connections_opt = app.add_option("--connections", o.connections,
+                                         "HOST:PORT: sessions, batches spread over them")
+                              ->check(CLI::Range(std::uint32_t{1}, std::uint32_t{256}))
+                              ->capture_default_str();
   auto* mac_opt = app.add_flag("--mac", o.mac, "HOST:PORT: ask for a MAC on every frame");
   app.add_flag("--json", o.json, "print the figures as one JSON object on the last line");
-  app.add_flag("--progress", o.progress, "show the progress line even when stdout is not a terminal");
+  app.add_flag("--progress", o.progress,
+               "show the progress line even when stdout is not a terminal");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -1216,13 +1221,13 @@ int run(int argc, char** argv) {
   if (!target) return bad(why);
   if (const auto* e = dynamic_cast<const embedded_target*>(target.get()); e && o.id_offset != 0) {
     const auto& r = e->recovery();
-    std::printf("recovered %s: %llu accounts, %llu transfers, LSN %llu (snapshot %s, %llu "
-                "records replayed) in %.3f s\n",
-                o.data_dir.c_str(), static_cast<unsigned long long>(r.accounts),
-                static_cast<unsigned long long>(r.transfers),
-                static_cast<unsigned long long>(r.last_lsn),
-                r.snapshot.empty() ? "none" : r.snapshot.c_str(),
-                static_cast<unsigned long long>(r.records), r.seconds);
+    std::printf(
+        "recovered %s: %llu accounts, %llu transfers, LSN %llu (snapshot %s, %llu "
+        "records replayed) in %.3f s\n",
+        o.data_dir.c_str(), static_cast<unsigned long long>(r.accounts),
+        static_cast<unsigned long long>(r.transfers), static_cast<unsigned long long>(r.last_lsn),
+        r.snapshot.empty() ? "none" : r.snapshot.c_str(),
+        static_cast<unsigned long long>(r.records), r.seconds);
   }
 
   // How many batches may be outstanding: --inflight, or in the open loop

@@ -50,9 +50,11 @@ bool split_address(const std::string& s, std::string& host, std::uint16_t& port)
   const auto colon = s.rfind(':');
   if (colon == std::string::npos || colon == 0) return false;
   host = s.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   const std::string p = s.substr(colon + 1);
-  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos) return false;
+  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos)
+    return false;
   const unsigned long v = std::stoul(p);
   if (v > 65535) return false;
   port = static_cast<std::uint16_t>(v);
@@ -90,23 +92,34 @@ int main(int argc, char** argv) {
   remit::engine_config ecfg;
   remit::gateway::server_config scfg;
   app.set_config("--config", "", "read options from this file (INI or TOML: key = value)");
-  app.add_option("--data-dir", data_dir, "journal and snapshots; created if missing")->capture_default_str();
-  app.add_option("--listen", listen, "HOST:PORT of the protocol (port 0: any free port)")->capture_default_str();
-  app.add_option("--metrics", metrics_address, "HOST:PORT of GET /metrics, or off")->capture_default_str();
+  app.add_option("--data-dir", data_dir, "journal and snapshots; created if missing")
+      ->capture_default_str();
+  app.add_option("--listen", listen, "HOST:PORT of the protocol (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--metrics", metrics_address, "HOST:PORT of GET /metrics, or off")
+      ->capture_default_str();
   app.add_option("--keys", keys_path, "keys file (default DATA_DIR/keys; created when missing)");
-  app.add_option("--durability", durability, "on: every answer waits for fdatasync; off: nothing is written")
+  app.add_option("--durability", durability,
+                 "on: every answer waits for fdatasync; off: nothing is written")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
   app.add_option("--tls-cert", tls_cert, "PEM certificate chain: serve TLS only");
   app.add_option("--tls-key", tls_key, "PEM private key of --tls-cert");
-  app.add_option("--threads", ecfg.threads, "engine worker threads")->capture_default_str()->check(CLI::Range(1, 256));
-  app.add_option("--shards", ecfg.shards, "coordinator shards")->capture_default_str()->check(CLI::Range(1, 256));
-  app.add_option("--io-threads", scfg.io_threads, "gateway I/O threads")->capture_default_str()->check(CLI::Range(1, 64));
+  app.add_option("--threads", ecfg.threads, "engine worker threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  app.add_option("--shards", ecfg.shards, "coordinator shards")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  app.add_option("--io-threads", scfg.io_threads, "gateway I/O threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   app.add_option("--inflight-max", scfg.inflight_max, "requests outstanding per session")
       ->capture_default_str()
       ->check(CLI::Range(1, 65536));
   app.add_flag("--mac-required", scfg.mac_required, "refuse sessions without a per-frame MAC");
-  app.add_option("--port-file", port_file, "write the bound protocol port to this file once listening");
+  app.add_option("--port-file", port_file,
+                 "write the bound protocol port to this file once listening");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -126,7 +139,8 @@ int main(int argc, char** argv) {
   std::uint16_t metrics_port = 0;
   const bool metrics_on = metrics_address != "off";
   if (metrics_on && !split_address(metrics_address, metrics_host, metrics_port)) {
-    std::fprintf(stderr, "remitd: --metrics must be HOST:PORT or off, got '%s'\n", metrics_address.c_str());
+    std::fprintf(stderr, "remitd: --metrics must be HOST:PORT or off, got '%s'\n",
+                 metrics_address.c_str());
     return 2;
   }
 
@@ -152,7 +166,8 @@ int main(int argc, char** argv) {
       log_line("cannot create the keys file: " + why);
       return 1;
     }
-    log_line("created keys file " + keys_path + " with key 'admin' (permissions 7); keep it private");
+    log_line("created keys file " + keys_path +
+             " with key 'admin' (permissions 7); keep it private");
   }
   std::string why;
   auto keys = remit::codec::read_keys_file(keys_path, why);
@@ -182,10 +197,12 @@ int main(int argc, char** argv) {
     std::snprintf(line, sizeof line,
                   "recovered: %llu accounts, %llu transfers, LSN %llu (snapshot %s, %llu records "
                   "replayed, %llu torn bytes cut) in %.3f s",
-                  static_cast<unsigned long long>(r.accounts), static_cast<unsigned long long>(r.transfers),
-                  static_cast<unsigned long long>(r.last_lsn), r.snapshot.empty() ? "none" : r.snapshot.c_str(),
-                  static_cast<unsigned long long>(r.records), static_cast<unsigned long long>(r.torn_bytes),
-                  r.seconds);
+                  static_cast<unsigned long long>(r.accounts),
+                  static_cast<unsigned long long>(r.transfers),
+                  static_cast<unsigned long long>(r.last_lsn),
+                  r.snapshot.empty() ? "none" : r.snapshot.c_str(),
+                  static_cast<unsigned long long>(r.records),
+                  static_cast<unsigned long long>(r.torn_bytes), r.seconds);
     log_line(line);
   }
 
@@ -203,7 +220,8 @@ int main(int argc, char** argv) {
   }
   log_line("listening on " + scfg.host + ":" + std::to_string(server->port()) +
            (tls_cert.empty() ? "" : " (TLS)") +
-           (metrics ? ", metrics on http://" + metrics_host + ":" + std::to_string(metrics->port()) + "/metrics"
+           (metrics ? ", metrics on http://" + metrics_host + ":" +
+                          std::to_string(metrics->port()) + "/metrics"
                     : std::string()));
   if (!port_file.empty()) {
     std::ofstream(port_file) << server->port() << "\n";
@@ -217,7 +235,8 @@ int main(int argc, char** argv) {
   if (metrics) metrics->stop();
   const auto j = engine->journal_stats();
   engine->shutdown();
-  log_line("stopped: " + std::to_string(j.records) + " journal records in " + std::to_string(j.groups) +
-           " groups this run" + (engine->storage_failed() ? "; the journal had failed (fail-stop)" : ""));
+  log_line("stopped: " + std::to_string(j.records) + " journal records in " +
+           std::to_string(j.groups) + " groups this run" +
+           (engine->storage_failed() ? "; the journal had failed (fail-stop)" : ""));
   return engine->storage_failed() ? 1 : 0;
 }

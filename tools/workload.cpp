@@ -211,7 +211,8 @@ std::uint8_t generator::traits_of(u128 user_id) const {
 bool generator::next_account_batch(std::vector<account>& out) {
   out.clear();
   const std::uint64_t total = account_count();
-  const std::uint64_t n = std::min<std::uint64_t>(cfg_.setup_batch_events, total - accounts_emitted_);
+  const std::uint64_t n =
+      std::min<std::uint64_t>(cfg_.setup_batch_events, total - accounts_emitted_);
   for (std::uint64_t i = 0; i < n; ++i) {
     const u128 id = ++accounts_emitted_;
     account a{};

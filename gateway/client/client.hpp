@@ -42,9 +42,9 @@ struct config {
   std::uint16_t port = 7400;
   std::string key_id;
   std::vector<std::uint8_t> secret;
-  bool mac = false;                 // ask for HMAC-SHA256 on every frame
-  bool tls = false;                 // TLS 1.2+ on the same framing
-  std::string tls_ca_file;          // CA (or the server's own certificate) to verify against
+  bool mac = false;         // ask for HMAC-SHA256 on every frame
+  bool tls = false;         // TLS 1.2+ on the same framing
+  std::string tls_ca_file;  // CA (or the server's own certificate) to verify against
   bool tls_verify = true;
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds request_timeout{30000};  // per request; 0: none

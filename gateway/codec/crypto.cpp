@@ -14,7 +14,9 @@
 namespace remit::codec {
 
 namespace {
-std::span<const std::byte> text(std::string_view s) { return std::as_bytes(std::span(s)); }
+std::span<const std::byte> text(std::string_view s) {
+  return std::as_bytes(std::span(s));
+}
 
 // One reusable EVP_MAC context per thread: fetching the algorithm costs more than the MAC of
 // a small frame.

@@ -9,39 +9,66 @@ namespace remit::codec {
 
 std::string_view name(status s) {
   switch (s) {
-    case status::ok: return "ok";
-    case status::bad_magic: return "bad_magic";
-    case status::unsupported_version: return "unsupported_version";
-    case status::header_checksum: return "header_checksum";
-    case status::body_too_large: return "body_too_large";
-    case status::body_checksum: return "body_checksum";
-    case status::unknown_opcode: return "unknown_opcode";
-    case status::bad_event_count: return "bad_event_count";
-    case status::not_authenticated: return "not_authenticated";
-    case status::auth_failed: return "auth_failed";
-    case status::permission_denied: return "permission_denied";
-    case status::bad_sequence: return "bad_sequence";
-    case status::bad_mac: return "bad_mac";
-    case status::overloaded: return "overloaded";
-    case status::shutting_down: return "shutting_down";
-    case status::storage_failed: return "storage_failed";
-    case status::reserved_field: return "reserved_field";
+    case status::ok:
+      return "ok";
+    case status::bad_magic:
+      return "bad_magic";
+    case status::unsupported_version:
+      return "unsupported_version";
+    case status::header_checksum:
+      return "header_checksum";
+    case status::body_too_large:
+      return "body_too_large";
+    case status::body_checksum:
+      return "body_checksum";
+    case status::unknown_opcode:
+      return "unknown_opcode";
+    case status::bad_event_count:
+      return "bad_event_count";
+    case status::not_authenticated:
+      return "not_authenticated";
+    case status::auth_failed:
+      return "auth_failed";
+    case status::permission_denied:
+      return "permission_denied";
+    case status::bad_sequence:
+      return "bad_sequence";
+    case status::bad_mac:
+      return "bad_mac";
+    case status::overloaded:
+      return "overloaded";
+    case status::shutting_down:
+      return "shutting_down";
+    case status::storage_failed:
+      return "storage_failed";
+    case status::reserved_field:
+      return "reserved_field";
   }
   return "unknown";
 }
 
 std::string_view name(opcode op) {
   switch (op) {
-    case opcode::hello: return "hello";
-    case opcode::auth: return "auth";
-    case opcode::ping: return "ping";
-    case opcode::create_accounts: return "create_accounts";
-    case opcode::create_transfers: return "create_transfers";
-    case opcode::lookup_accounts: return "lookup_accounts";
-    case opcode::lookup_transfers: return "lookup_transfers";
-    case opcode::get_account_transfers: return "get_account_transfers";
-    case opcode::set_account_controls: return "set_account_controls";
-    case opcode::get_ledger_stats: return "get_ledger_stats";
+    case opcode::hello:
+      return "hello";
+    case opcode::auth:
+      return "auth";
+    case opcode::ping:
+      return "ping";
+    case opcode::create_accounts:
+      return "create_accounts";
+    case opcode::create_transfers:
+      return "create_transfers";
+    case opcode::lookup_accounts:
+      return "lookup_accounts";
+    case opcode::lookup_transfers:
+      return "lookup_transfers";
+    case opcode::get_account_transfers:
+      return "get_account_transfers";
+    case opcode::set_account_controls:
+      return "set_account_controls";
+    case opcode::get_ledger_stats:
+      return "get_ledger_stats";
   }
   return "unknown";
 }
@@ -68,11 +95,16 @@ std::string_view key_id_of(const hello& h) {
 
 opcode_shape shape_of(std::uint16_t op) {
   switch (static_cast<opcode>(op)) {
-    case opcode::ping: return {true, 0, 0, false};
-    case opcode::create_accounts: return {true, permission::admin, sizeof(account), true};
-    case opcode::create_transfers: return {true, permission::transfer, sizeof(transfer), true};
-    case opcode::lookup_accounts: return {true, permission::read, sizeof(u128), true};
-    case opcode::lookup_transfers: return {true, permission::read, sizeof(u128), true};
+    case opcode::ping:
+      return {true, 0, 0, false};
+    case opcode::create_accounts:
+      return {true, permission::admin, sizeof(account), true};
+    case opcode::create_transfers:
+      return {true, permission::transfer, sizeof(transfer), true};
+    case opcode::lookup_accounts:
+      return {true, permission::read, sizeof(u128), true};
+    case opcode::lookup_transfers:
+      return {true, permission::read, sizeof(u128), true};
     case opcode::get_account_transfers:
       return {true, permission::read, sizeof(account_filter), false};
     case opcode::set_account_controls:
@@ -86,7 +118,9 @@ opcode_shape shape_of(std::uint16_t op) {
   return {};
 }
 
-frame_header read_header(const std::byte* bytes) { return load_event<frame_header>(bytes); }
+frame_header read_header(const std::byte* bytes) {
+  return load_event<frame_header>(bytes);
+}
 
 std::uint32_t header_crc(const frame_header& h) {
   return crc32c(&h, offsetof(frame_header, header_crc32c));
@@ -143,9 +177,12 @@ status check_request(const frame_header& h, std::span<const std::byte> body,
     // event_count_max bounds it by that.
     if (f.limit > event_count_max) return status::bad_event_count;
     switch (validate_filter(f)) {
-      case filter_check::ok: return status::ok;
-      case filter_check::bad_event_count: return status::bad_event_count;
-      case filter_check::reserved_field: return status::reserved_field;
+      case filter_check::ok:
+        return status::ok;
+      case filter_check::bad_event_count:
+        return status::bad_event_count;
+      case filter_check::reserved_field:
+        return status::reserved_field;
     }
   }
   if (static_cast<opcode>(h.opcode) == opcode::get_ledger_stats) {

@@ -25,8 +25,8 @@ inline constexpr std::size_t auth_reply_size = 48;
 inline constexpr std::size_t ping_body_max = 64;
 inline constexpr std::size_t reason_max = 256;  // UTF-8 reason of an error response
 inline constexpr std::size_t mac_size = 16;
-inline constexpr std::array<std::byte, 4> magic = {std::byte{'R'}, std::byte{'M'},
-                                                   std::byte{'T'}, std::byte{'P'}};
+inline constexpr std::array<std::byte, 4> magic = {std::byte{'R'}, std::byte{'M'}, std::byte{'T'},
+                                                   std::byte{'P'}};
 inline constexpr std::uint16_t flag_response = 1u << 0;
 
 enum class opcode : std::uint16_t {
@@ -152,10 +152,10 @@ std::string_view key_id_of(const hello& h);
 
 // Section 3's table, for the opcodes a session may send after AUTH.
 struct opcode_shape {
-  bool known = false;                // false: unknown_opcode (HELLO and AUTH included)
-  std::uint32_t permission = 0;      // bits the key needs; 0: any authenticated key
-  std::uint32_t event_size = 0;      // bytes per event; 0 for PING
-  bool batch = false;                // 1..event_count_max events; otherwise exactly one
+  bool known = false;            // false: unknown_opcode (HELLO and AUTH included)
+  std::uint32_t permission = 0;  // bits the key needs; 0: any authenticated key
+  std::uint32_t event_size = 0;  // bytes per event; 0 for PING
+  bool batch = false;            // 1..event_count_max events; otherwise exactly one
 };
 opcode_shape shape_of(std::uint16_t op);
 

@@ -44,7 +44,8 @@ std::optional<std::vector<key_entry>> parse_keys(std::string_view text, std::str
     const std::size_t nl = text.find('\n');
     std::string_view line = text.substr(0, nl);
     text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
-    if (const auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+    if (const auto hash = line.find('#'); hash != std::string_view::npos)
+      line = line.substr(0, hash);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     const auto f = fields_of(line);
     if (f.empty()) continue;
@@ -147,7 +148,8 @@ std::string to_hex(const std::uint8_t* data, std::size_t size) {
 }
 
 std::string format_key(const key_entry& k) {
-  return k.id + " " + to_hex(k.secret.data(), k.secret.size()) + " " + std::to_string(k.permissions);
+  return k.id + " " + to_hex(k.secret.data(), k.secret.size()) + " " +
+         std::to_string(k.permissions);
 }
 
 }  // namespace remit::codec

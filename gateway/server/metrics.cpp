@@ -3,10 +3,10 @@
 #include <thread>
 #include <utility>  // before Boost 1.74 Asio (awaitable.hpp uses std::exchange)
 
+#include <fmt/format.h>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <fmt/format.h>
 
 #include "actors/engine.hpp"
 #include "gateway/server/server.hpp"
@@ -17,7 +17,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-
 
 namespace {
 
@@ -31,7 +30,8 @@ std::string render_metrics(const metrics& m, const engine& e) {
   std::string out;
   out.reserve(16 << 10);
   auto it = std::back_inserter(out);
-  header(out, "remit_requests_total", "counter", "Requests answered, by opcode and protocol status.");
+  header(out, "remit_requests_total", "counter",
+         "Requests answered, by opcode and protocol status.");
   for (std::size_t op = 0; op < metrics::opcodes; ++op) {
     const std::string_view opname = codec::name(static_cast<codec::opcode>(op));
     if (opname == "unknown" && op != 0) continue;
@@ -45,10 +45,12 @@ std::string render_metrics(const metrics& m, const engine& e) {
   header(out, "remit_events_total", "counter", "Events in answered requests, by opcode.");
   for (std::size_t op = 1; op < metrics::opcodes; ++op) {
     const auto v = m.events[op].load(std::memory_order_relaxed);
-    if (v) fmt::format_to(it, "remit_events_total{{opcode=\"{}\"}} {}\n",
-                          codec::name(static_cast<codec::opcode>(op)), v);
+    if (v)
+      fmt::format_to(it, "remit_events_total{{opcode=\"{}\"}} {}\n",
+                     codec::name(static_cast<codec::opcode>(op)), v);
   }
-  header(out, "remit_results_total", "counter", "Per-event results of writes, by opcode and result code.");
+  header(out, "remit_results_total", "counter",
+         "Per-event results of writes, by opcode and result code.");
   for (std::size_t c = 0; c < metrics::result_codes; ++c) {
     if (const auto v = m.account_results[c].load(std::memory_order_relaxed); v && c <= 18)
       fmt::format_to(it, "remit_results_total{{opcode=\"create_accounts\",result=\"{}\"}} {}\n",
@@ -59,7 +61,8 @@ std::string render_metrics(const metrics& m, const engine& e) {
   }
   for (std::size_t c = 0; c < m.controls_results.size(); ++c)
     if (const auto v = m.controls_results[c].load(std::memory_order_relaxed); v)
-      fmt::format_to(it, "remit_results_total{{opcode=\"set_account_controls\",result=\"{}\"}} {}\n",
+      fmt::format_to(it,
+                     "remit_results_total{{opcode=\"set_account_controls\",result=\"{}\"}} {}\n",
                      name(static_cast<set_controls_result>(c)), v);
 
   header(out, "remit_transfer_latency_seconds", "histogram",
@@ -78,7 +81,8 @@ std::string render_metrics(const metrics& m, const engine& e) {
                  m.latency_count.load(std::memory_order_relaxed));
 
   const auto j = e.journal_stats();
-  header(out, "remit_journal_groups_total", "counter", "Journal write groups (one write and one fdatasync each).");
+  header(out, "remit_journal_groups_total", "counter",
+         "Journal write groups (one write and one fdatasync each).");
   fmt::format_to(it, "remit_journal_groups_total {}\n", j.groups);
   header(out, "remit_journal_records_total", "counter",
          "Journal records written; records over groups is the mean group size.");
@@ -87,7 +91,8 @@ std::string render_metrics(const metrics& m, const engine& e) {
   fmt::format_to(it, "remit_journal_bytes_total {}\n", j.bytes);
   header(out, "remit_journal_fdatasync_seconds_total", "counter",
          "Time spent in fdatasync; over groups it is the mean fdatasync latency.");
-  fmt::format_to(it, "remit_journal_fdatasync_seconds_total {}\n", static_cast<double>(j.sync_ns_total) / 1e9);
+  fmt::format_to(it, "remit_journal_fdatasync_seconds_total {}\n",
+                 static_cast<double>(j.sync_ns_total) / 1e9);
   header(out, "remit_journal_snapshots_total", "counter", "Snapshots written.");
   fmt::format_to(it, "remit_journal_snapshots_total {}\n", j.snapshots);
   header(out, "remit_storage_failed", "gauge", "1 once a journal write failed (fail-stop).");
@@ -102,10 +107,13 @@ std::string render_metrics(const metrics& m, const engine& e) {
     fmt::format_to(it, "{} {}\n", n, v);
   };
   gauge("remit_sessions", "Open sessions.", m.sessions.load());
-  gauge("remit_sessions_unauthenticated", "Sessions before AUTH.", m.sessions_unauthenticated.load());
-  gauge("remit_inflight_requests", "Requests in the engine or being answered.", m.inflight_requests.load());
+  gauge("remit_sessions_unauthenticated", "Sessions before AUTH.",
+        m.sessions_unauthenticated.load());
+  gauge("remit_inflight_requests", "Requests in the engine or being answered.",
+        m.inflight_requests.load());
   gauge("remit_inflight_events", "Events in the engine.", m.inflight_events.load());
-  counter("remit_connections_accepted_total", "Connections accepted.", m.connections_accepted.load());
+  counter("remit_connections_accepted_total", "Connections accepted.",
+          m.connections_accepted.load());
   counter("remit_connections_refused_total", "Connections refused at accept (limits).",
           m.connections_refused.load());
   counter("remit_auth_failures_total", "Failed AUTH attempts.", m.auth_failures.load());
@@ -150,11 +158,12 @@ struct metrics_endpoint::impl {
                          res->body() = "remit serves GET /metrics\n";
                        }
                        res->prepare_payload();
-                       http::async_write(*stream, *res,
-                                         [stream, res](const boost::system::error_code&, std::size_t) {
-                                           boost::system::error_code ignored;
-                                           stream->socket().shutdown(tcp::socket::shutdown_send, ignored);
-                                         });
+                       http::async_write(
+                           *stream, *res,
+                           [stream, res](const boost::system::error_code&, std::size_t) {
+                             boost::system::error_code ignored;
+                             stream->socket().shutdown(tcp::socket::shutdown_send, ignored);
+                           });
                      });
   }
 };
@@ -168,15 +177,20 @@ metrics_endpoint::metrics_endpoint(const server& s, const std::string& host, std
     impl_->acceptor.bind(ep);
     impl_->acceptor.listen();
   } catch (const std::exception& ex) {
-    throw std::runtime_error("cannot serve metrics on " + host + ":" + std::to_string(port) + ": " + ex.what());
+    throw std::runtime_error("cannot serve metrics on " + host + ":" + std::to_string(port) + ": " +
+                             ex.what());
   }
   impl_->accept();
   impl_->thread = std::thread([this] { impl_->io.run(); });
 }
 
-metrics_endpoint::~metrics_endpoint() { stop(); }
+metrics_endpoint::~metrics_endpoint() {
+  stop();
+}
 
-std::uint16_t metrics_endpoint::port() const { return impl_->acceptor.local_endpoint().port(); }
+std::uint16_t metrics_endpoint::port() const {
+  return impl_->acceptor.local_endpoint().port();
+}
 
 void metrics_endpoint::stop() {
   if (!impl_->thread.joinable()) return;

@@ -74,8 +74,8 @@ struct metrics {
   static constexpr std::size_t result_codes = 62;
   // Upper bounds of the latency buckets, microseconds; the last bucket is +Inf.
   static constexpr std::array<double, 20> latency_bounds_us = {
-      5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
-      250000, 500000, 1e6, 2.5e6, 5e6, 1e7};
+      5,     10,    25,    50,     100,    250,    500, 1000,  2500, 5000,
+      10000, 25000, 50000, 100000, 250000, 500000, 1e6, 2.5e6, 5e6,  1e7};
 
   std::array<std::array<std::atomic<std::uint64_t>, statuses>, opcodes> requests{};
   std::array<std::atomic<std::uint64_t>, opcodes> events{};

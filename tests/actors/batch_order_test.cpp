@@ -187,8 +187,8 @@ TEST_P(batch_order_test, hot_account_on_both_sides) {
 INSTANTIATE_TEST_SUITE_P(configs, batch_order_test,
                          ::testing::Values(order_params{1, 1}, order_params{4, 2}),
                          [](const ::testing::TestParamInfo<order_params>& param_info) {
-                           return "shards" + std::to_string(param_info.param.shards) +
-                                  "_threads" + std::to_string(param_info.param.threads);
+                           return "shards" + std::to_string(param_info.param.shards) + "_threads" +
+                                  std::to_string(param_info.param.threads);
                          });
 
 // ---------------------------------------------------------------------------------------
@@ -202,8 +202,8 @@ TEST(failed_chain_test, standalone_accounts_after_a_failed_chain_are_created) {
   both_sides sides;
   account bad = make_account(101);
   bad.code = 0;
-  const auto p = sides.accounts(
-      {linked(make_account(100)), bad, make_account(102), make_account(103)});
+  const auto p =
+      sides.accounts({linked(make_account(100)), bad, make_account(102), make_account(103)});
   const auto want = codes({ar::linked_event_failed, ar::code_must_not_be_zero, ar::ok, ar::ok});
   EXPECT_EQ(codes_of(p.actual), want) << "engine";
   EXPECT_EQ(codes_of(p.expected), want) << "reference";
@@ -243,8 +243,8 @@ TEST(recreated_pending_test, post_is_ordered_against_the_pending_it_really_posts
       make_post(52, 50),                  // 4 gets 10 posted credits
       make_transfer(53, 4, 5, 10),        // needs them
   });
-  const auto want = codes({tr::linked_event_failed, tr::credit_account_not_found, tr::ok, tr::ok,
-                           tr::ok});
+  const auto want =
+      codes({tr::linked_event_failed, tr::credit_account_not_found, tr::ok, tr::ok, tr::ok});
   EXPECT_EQ(codes_of(p.expected), want) << "reference";
   EXPECT_EQ(codes_of(p.actual), want) << "engine";
   EXPECT_TRUE(sides.same_accounts({1, 2, 3, 4, 5}));
@@ -261,16 +261,15 @@ TEST(exists_inside_a_chain_test, engine_and_reference_agree) {
   const auto first = sides.transfers({make_transfer(10, 1, 2, 1)});
   ASSERT_EQ(codes_of(first.actual), codes({tr::ok}));
   const auto p = sides.transfers({linked(make_transfer(11, 1, 2, 1)), make_transfer(10, 1, 2, 1),
-                                  linked(make_transfer(12, 1, 2, 1)), linked(make_transfer(12, 1, 2, 1)),
-                                  make_transfer(13, 1, 2, 1)});
-  EXPECT_EQ(codes_of(p.actual), codes({tr::linked_event_failed, tr::exists,
-                                       tr::linked_event_failed, tr::exists,
-                                       tr::linked_event_failed}));
+                                  linked(make_transfer(12, 1, 2, 1)),
+                                  linked(make_transfer(12, 1, 2, 1)), make_transfer(13, 1, 2, 1)});
+  EXPECT_EQ(codes_of(p.actual), codes({tr::linked_event_failed, tr::exists, tr::linked_event_failed,
+                                       tr::exists, tr::linked_event_failed}));
   EXPECT_EQ(codes_of(p.expected), codes_of(p.actual));
   for (std::size_t i = 0; i < p.actual.size(); ++i) {
     EXPECT_EQ(p.expected[i].timestamp, p.actual[i].timestamp)
-        << "event " << i << ": reference " << describe_transfer_result(p.expected[i])
-        << ", engine " << describe_transfer_result(p.actual[i]);
+        << "event " << i << ": reference " << describe_transfer_result(p.expected[i]) << ", engine "
+        << describe_transfer_result(p.actual[i]);
   }
   const auto acc = sides.accounts({linked(make_account(3)), make_account(1)});
   EXPECT_EQ(codes_of(acc.actual), codes({ar::linked_event_failed, ar::exists}));

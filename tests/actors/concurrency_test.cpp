@@ -38,8 +38,8 @@
 #include <vector>
 
 #include "actors/engine.hpp"
-#include "engine/types.hpp"
 #include "engine/reference_ledger.hpp"
+#include "engine/types.hpp"
 #include "scenario.hpp"
 #include "test_support.hpp"
 
@@ -73,7 +73,9 @@ std::uint32_t ledger_of(u128 id) {
   if (id > user_accounts) return static_cast<std::uint32_t>(id - user_accounts);  // banks
   return 1 + static_cast<std::uint32_t>(id % ledger_count);
 }
-u128 bank_of(std::uint32_t ledger) { return user_accounts + ledger; }
+u128 bank_of(std::uint32_t ledger) {
+  return user_accounts + ledger;
+}
 std::uint16_t flags_of(u128 id) {
   if (id > user_accounts) return 0;
   if (id % 4 == 0) return account_flags::debits_must_not_exceed_credits;
@@ -222,7 +224,8 @@ class caller {
         t.pending_id = p.id;
         if (rng_.chance(700)) {
           t.flags = transfer_flags::post_pending_transfer;
-          t.amount = rng_.chance(500) ? u128{0} : rng_.between(1, static_cast<std::uint64_t>(p.amount));
+          t.amount =
+              rng_.chance(500) ? u128{0} : rng_.between(1, static_cast<std::uint64_t>(p.amount));
         } else {
           t.flags = transfer_flags::void_pending_transfer;
         }
@@ -254,11 +257,13 @@ class caller {
         chain_pendings_.emplace(p.id, p.ledger);
       } else if (r < 95) {
         transfer t = plain();
-        t.flags = rng_.chance(500) ? transfer_flags::balancing_debit : transfer_flags::balancing_credit;
+        t.flags =
+            rng_.chance(500) ? transfer_flags::balancing_debit : transfer_flags::balancing_credit;
         if (rng_.chance(200)) t.flags |= transfer_flags::pending;
         out.push_back(t);
       } else if (r < 98 && !sent_before_.empty()) {
-        out.push_back(sent_before_[rng_.below(sent_before_.size())]);  // exists, or the same failure
+        out.push_back(
+            sent_before_[rng_.below(sent_before_.size())]);  // exists, or the same failure
       } else {
         out.push_back(plain());
       }
@@ -308,7 +313,9 @@ class caller {
   }
 
   struct u128_hash {
-    std::size_t operator()(u128 x) const { return std::hash<std::uint64_t>()(u128_lo(x) ^ u128_hi(x)); }
+    std::size_t operator()(u128 x) const {
+      return std::hash<std::uint64_t>()(u128_lo(x) ^ u128_hi(x));
+    }
   };
 
   engine& eng_;
@@ -394,9 +401,9 @@ TEST(concurrency_test, many_callers_conserve_money_and_answer_once) {
   callers_done.store(true);
   controls.join();
   EXPECT_GT(controls_calls, 10u);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::steady_clock::now() - t0)
-                      .count();
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
 
   // Nothing in flight any more (the engine counts a call out after its callback returns).
   ASSERT_TRUE(wait_idle(eng));
@@ -416,8 +423,8 @@ TEST(concurrency_test, many_callers_conserve_money_and_answer_once) {
   }
   EXPECT_EQ(caller::double_answers.load(), 0u);
   EXPECT_EQ(overloaded, 0u) << "bounded outstanding work should never overload";
-  std::printf("  %zu transfers from %u threads in %lld ms (%.0f/s); posted %llu + %llu\n",
-              total, caller_threads, static_cast<long long>(ms),
+  std::printf("  %zu transfers from %u threads in %lld ms (%.0f/s); posted %llu + %llu\n", total,
+              caller_threads, static_cast<long long>(ms),
               static_cast<double>(total) * 1000.0 / static_cast<double>(std::max<long long>(ms, 1)),
               static_cast<unsigned long long>(sum[1].posted),
               static_cast<unsigned long long>(sum[2].posted));
@@ -518,14 +525,14 @@ TEST(parallel_differential_test, independent_streams_each_match_their_reference)
       } else {
         for (std::size_t j = 0; j < expected.size() && diff.empty(); ++j) {
           if (expected[j].status == reply.results[j].status) continue;
-          diff = "event " + std::to_string(j) + ": expected " +
-                 std::to_string(expected[j].status) + ", got " +
-                 std::to_string(reply.results[j].status);
+          diff = "event " + std::to_string(j) + ": expected " + std::to_string(expected[j].status) +
+                 ", got " + std::to_string(reply.results[j].status);
           if (s.kind == step_kind::transfers) diff += " " + describe(s.transfers[j]);
         }
       }
       if (!diff.empty()) {
-        first_mismatch[t] = "stream " + std::to_string(t) + ", step " + std::to_string(i) + ": " + diff;
+        first_mismatch[t] =
+            "stream " + std::to_string(t) + ", step " + std::to_string(i) + ": " + diff;
         return;
       }
     }

@@ -6,12 +6,12 @@
 // Stats and a sample of accounts are also compared every 97 steps.
 //
 // The main scenario (about 60,000 transfer events, every result code from 1 to 61 but
-// overflows_timeout, which needs a clock near 2^64 ns, and pending_transfer_expired) runs with 1, 2 and 4 shards on 1 and 2 worker threads, durability
-// off. Its pending transfers have timeout 0 or 10 to 100 days while it spans a little over
-// one day of injected time, so nothing expires. About one transfer batch in six is a
-// "conflict" batch: all its events on three to five accounts of one ledger, with the
-// patterns that the engine must order inside a batch (credit then debit of a bounded
-// account, a pending created then posted in the batch and in one chain, the same account
+// overflows_timeout, which needs a clock near 2^64 ns, and pending_transfer_expired) runs with 1, 2
+// and 4 shards on 1 and 2 worker threads, durability off. Its pending transfers have timeout 0 or
+// 10 to 100 days while it spans a little over one day of injected time, so nothing expires. About
+// one transfer batch in six is a "conflict" batch: all its events on three to five accounts of one
+// ledger, with the patterns that the engine must order inside a batch (credit then debit of a
+// bounded account, a pending created then posted in the batch and in one chain, the same account
 // debited twice, the same id twice, hot accounts).
 //
 // Variants: `exists` inside linked chains (resent chains); short timeouts with expiry driven
@@ -114,7 +114,8 @@ class differential {
     }
     // Histories of the hot accounts and a sample of others, with several filters.
     std::vector<u128> sample = sc_.hot_accounts;
-    for (std::size_t i = 0; i < sc_.account_ids.size(); i += 11) sample.push_back(sc_.account_ids[i]);
+    for (std::size_t i = 0; i < sc_.account_ids.size(); i += 11)
+      sample.push_back(sc_.account_ids[i]);
     const std::uint64_t t_mid = sc_.steps[sc_.steps.size() / 2].now_ns;
     const std::uint64_t t_late = sc_.steps[sc_.steps.size() * 3 / 4].now_ns;
     using namespace account_filter_flags;
@@ -153,8 +154,8 @@ class differential {
       for (const result& r : expected) codes_.at(r.status) += 1;
     }
     if (expected.size() != actual.size()) {
-      ADD_FAILURE() << "step " << step_index << ": expected " << expected.size()
-                    << " results, got " << actual.size();
+      ADD_FAILURE() << "step " << step_index << ": expected " << expected.size() << " results, got "
+                    << actual.size();
       ++mismatched_;
       return false;
     }
@@ -182,8 +183,8 @@ class differential {
     if (diffs == 0) return true;
     ++mismatched_;
     ADD_FAILURE() << "step " << step_index << " (" << expected.size() << " events"
-                  << (s.conflict ? ", conflict batch" : "") << ", now " << s.now_ns << "): "
-                  << diffs << " results differ from the reference" << report;
+                  << (s.conflict ? ", conflict batch" : "") << ", now " << s.now_ns
+                  << "): " << diffs << " results differ from the reference" << report;
     return false;
   }
 
@@ -250,7 +251,8 @@ class differential {
       }
     }
     std::vector<u128> ids(sc_.hot_accounts);
-    for (std::size_t k = i % 13; k < sc_.account_ids.size(); k += 37) ids.push_back(sc_.account_ids[k]);
+    for (std::size_t k = i % 13; k < sc_.account_ids.size(); k += 37)
+      ids.push_back(sc_.account_ids[k]);
     const auto r = same_list(ref_lookup_accounts(ref_, ids), lookup_accounts(*eng_, ids),
                              "accounts after step " + std::to_string(i));
     if (!r) {
@@ -298,12 +300,11 @@ TEST_P(differential_test, same_results_and_state_as_the_reference) {
   differential d(GetParam(), sc);
   d.run_steps();
   if (d.mismatched_steps() == 0) d.compare_final();
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::steady_clock::now() - t0)
-                      .count();
-  std::printf("  %zu steps, %zu transfer events, %zu conflict batches: %lld ms\n",
-              sc.steps.size(), sc.transfer_events, sc.conflict_batches,
-              static_cast<long long>(ms));
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
+  std::printf("  %zu steps, %zu transfer events, %zu conflict batches: %lld ms\n", sc.steps.size(),
+              sc.transfer_events, sc.conflict_batches, static_cast<long long>(ms));
   if (GetParam().shards == 1 && GetParam().threads == 1) {
     std::printf("  codes:%s\n", code_summary(d.transfer_codes()).c_str());
     // The scenario reaches every code but overflows_timeout and pending_transfer_expired
@@ -341,8 +342,8 @@ TEST(differential_chain_exists_test, same_results_as_the_reference) {
 // controls and daily sums must all have come back). Then a last restart and comparison.
 TEST(differential_durable_test, same_results_and_state_across_restarts) {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() /
-                       ("remit-actor-test-" + std::to_string(::getpid()) + "-durable");
+  const fs::path dir =
+      fs::temp_directory_path() / ("remit-actor-test-" + std::to_string(::getpid()) + "-durable");
   fs::remove_all(dir);
   {
     const scenario& sc = main_scenario();
@@ -363,9 +364,9 @@ TEST(differential_durable_test, same_results_and_state_across_restarts) {
       EXPECT_GT(d.eng().recovery().accounts, 0u);
       d.compare_final();
     }
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::steady_clock::now() - t0)
-                        .count();
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
     std::printf("  %zu steps, %zu transfer events with durability, 3 restarts: %lld ms\n",
                 sc.steps.size(), sc.transfer_events, static_cast<long long>(ms));
   }
@@ -402,15 +403,14 @@ TEST_P(differential_expiry_test, same_results_with_expiring_pending_transfers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(configs, differential_expiry_test,
-                         ::testing::Values(engine_params{1, 1}, engine_params{3, 2}),
-                         param_name);
+                         ::testing::Values(engine_params{1, 1}, engine_params{3, 2}), param_name);
 
 // The same with durability and a restart in the middle: expired transfers stay expired,
 // open ones come back open and still expire on time.
 TEST(differential_expiry_durable_test, expiry_across_a_restart) {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() /
-                       ("remit-actor-test-" + std::to_string(::getpid()) + "-expiry");
+  const fs::path dir =
+      fs::temp_directory_path() / ("remit-actor-test-" + std::to_string(::getpid()) + "-expiry");
   fs::remove_all(dir);
   {
     const scenario& sc = expiry_scenario();

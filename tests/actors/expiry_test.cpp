@@ -32,9 +32,10 @@ class expiry_test : public ::testing::Test {
   }
 
   void SetUp() override {
-    ASSERT_EQ(codes_of(accounts({make_account(payer, 1, account_flags::debits_must_not_exceed_credits),
-                                 make_account(payee), make_account(bank)})),
-              codes({ar::ok, ar::ok, ar::ok}));
+    ASSERT_EQ(
+        codes_of(accounts({make_account(payer, 1, account_flags::debits_must_not_exceed_credits),
+                           make_account(payee), make_account(bank)})),
+        codes({ar::ok, ar::ok, ar::ok}));
     ASSERT_EQ(codes_of(transfers({make_transfer(1, bank, payer, 100)})), codes({tr::ok}));
   }
 
@@ -101,13 +102,14 @@ TEST_F(expiry_test, expiry_releases_the_hold_and_a_late_post_is_refused) {
   EXPECT_EQ(stats(*eng_, 1).transfers_pending, 2u);
 
   // A post or void of it now: pending_transfer_expired (and remembered by id).
-  EXPECT_EQ(codes_of(transfers({make_post(20, 10), make_void(21, 10), make_post(20, 10)})),
-            codes({tr::pending_transfer_expired, tr::pending_transfer_expired,
-                   tr::id_already_failed}));
+  EXPECT_EQ(
+      codes_of(transfers({make_post(20, 10), make_void(21, 10), make_post(20, 10)})),
+      codes({tr::pending_transfer_expired, tr::pending_transfer_expired, tr::id_already_failed}));
   // Sent again, the pending transfer itself is `exists`: it is stored, expired.
   EXPECT_EQ(codes_of(transfers({make_pending(10, payer, payee, 60, 1)})), codes({tr::exists}));
   // The released 60 can be spent again (100 credits, 40 still held).
-  EXPECT_EQ(codes_of(transfers({make_transfer(22, payer, payee, 60), make_transfer(23, payer, payee, 1)})),
+  EXPECT_EQ(codes_of(transfers(
+                {make_transfer(22, payer, payee, 60), make_transfer(23, payer, payee, 1)})),
             codes({tr::ok, tr::exceeds_credits}));
 
   // A day later: 11 has expired too; 12 never does.
@@ -121,7 +123,8 @@ TEST_F(expiry_test, expiry_releases_the_hold_and_a_late_post_is_refused) {
   EXPECT_EQ(payer_now().debits_posted, 64u);
   EXPECT_EQ(stats(*eng_, 1).transfers_pending, 0u);
   const u128 ids[] = {10, 11, 12, 20, 21, 22, 24, 25};
-  EXPECT_TRUE(same_list(ref_lookup_transfers(ref_, ids), lookup_transfers(*eng_, ids), "transfers"));
+  EXPECT_TRUE(
+      same_list(ref_lookup_transfers(ref_, ids), lookup_transfers(*eng_, ids), "transfers"));
 }
 
 TEST_F(expiry_test, a_post_just_before_the_expiry_wins) {

@@ -45,15 +45,15 @@ class lookup_test : public ::testing::Test {
     transfer l2 = make_transfer(18, 7, 8, 1'000, 0, 2);
     l2.code = 5;
     const auto t = sides_.transfers({
-        with_data,                          // 10: plain 1 -> 2, 100
-        make_transfer(11, 2, 3, 40),        // 11: plain 2 -> 3, 40
-        make_pending(12, 1, 3, 50),         // 12: pending 1 -> 3, 50
-        make_post(13, 12, 20),              // 13: posts 20 of 12
-        make_pending(14, 3, 4, 30),         // 14: pending 3 -> 4, 30
-        make_void(15, 14),                  // 15: voids 14
-        make_pending(16, 4, 1, 5, 3'600),   // 16: pending 4 -> 1, 5, open
+        with_data,                         // 10: plain 1 -> 2, 100
+        make_transfer(11, 2, 3, 40),       // 11: plain 2 -> 3, 40
+        make_pending(12, 1, 3, 50),        // 12: pending 1 -> 3, 50
+        make_post(13, 12, 20),             // 13: posts 20 of 12
+        make_pending(14, 3, 4, 30),        // 14: pending 3 -> 4, 30
+        make_void(15, 14),                 // 15: voids 14
+        make_pending(16, 4, 1, 5, 3'600),  // 16: pending 4 -> 1, 5, open
         make_transfer(17, 2, 6, 500, transfer_flags::balancing_debit),  // 17: 2 -> 6, 60 of 500
-        l2,                                 // 18: ledger 2
+        l2,                                                             // 18: ledger 2
     });
     ASSERT_TRUE(same_results(t.expected, t.actual));
     for (std::size_t i = 0; i < t.actual.size(); ++i) {

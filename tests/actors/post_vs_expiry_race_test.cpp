@@ -43,8 +43,8 @@ TEST(post_vs_expiry_race_test, the_hold_is_released_exactly_once) {
   cfg.clock = clock.fn();
   engine eng(cfg);
   const std::vector<account> accounts = {
-      make_account(payer, 1, account_flags::debits_must_not_exceed_credits),
-      make_account(payee), make_account(bank)};
+      make_account(payer, 1, account_flags::debits_must_not_exceed_credits), make_account(payee),
+      make_account(bank)};
   ASSERT_EQ(codes_of(create_accounts(eng, accounts)), codes({ar::ok, ar::ok, ar::ok}));
   const std::vector<transfer> fund = {make_transfer(1, bank, payer, 1'000'000)};
   ASSERT_EQ(codes_of(create_transfers(eng, fund)), codes({tr::ok}));

@@ -22,9 +22,9 @@
 namespace remit::actor_test {
 namespace {
 
-constexpr u128 source = 1;     // unbounded
+constexpr u128 source = 1;  // unbounded
 constexpr u128 target = 2;
-constexpr u128 bounded = 3;    // debits_must_not_exceed_credits, never funded
+constexpr u128 bounded = 3;  // debits_must_not_exceed_credits, never funded
 constexpr std::uint32_t racers = 3;
 constexpr std::uint64_t trials = 300;
 
@@ -148,11 +148,24 @@ TEST_P(same_id_race_test, one_wins_the_others_see_its_outcome) {
     std::uint64_t ts = 0;
     for (const result& x : results[k]) {
       switch (static_cast<tr>(x.status)) {
-        case tr::ok: ++won; ts = x.timestamp; break;
-        case tr::exists: ++exists; break;
-        case tr::exceeds_credits: ++failed; EXPECT_EQ(x.timestamp, 0u); break;
-        case tr::id_already_failed: ++already_failed; EXPECT_EQ(x.timestamp, 0u); break;
-        default: ADD_FAILURE() << "unexpected " << describe_transfer_result(x); break;
+        case tr::ok:
+          ++won;
+          ts = x.timestamp;
+          break;
+        case tr::exists:
+          ++exists;
+          break;
+        case tr::exceeds_credits:
+          ++failed;
+          EXPECT_EQ(x.timestamp, 0u);
+          break;
+        case tr::id_already_failed:
+          ++already_failed;
+          EXPECT_EQ(x.timestamp, 0u);
+          break;
+        default:
+          ADD_FAILURE() << "unexpected " << describe_transfer_result(x);
+          break;
       }
     }
     if (fails) {
@@ -161,7 +174,8 @@ TEST_P(same_id_race_test, one_wins_the_others_see_its_outcome) {
     } else {
       EXPECT_EQ(won, 1);
       EXPECT_EQ(exists, static_cast<int>(racers) - 1);
-      for (const result& x : results[k]) EXPECT_EQ(x.timestamp, ts) << "exists carries the original's";
+      for (const result& x : results[k])
+        EXPECT_EQ(x.timestamp, ts) << "exists carries the original's";
       moved += 1 + k % 7;
     }
     const u128 ids[1] = {1'000 + k};
@@ -187,7 +201,8 @@ TEST_P(same_id_race_test, one_post_of_a_pending_transfer_wins) {
   ASSERT_EQ(codes_of(create_accounts(eng, accounts)), codes({ar::ok, ar::ok}));
   constexpr std::uint64_t rounds = 150;
   std::vector<transfer> pendings;
-  for (std::uint64_t k = 0; k < rounds; ++k) pendings.push_back(make_pending(10'000 + k, source, target, 10));
+  for (std::uint64_t k = 0; k < rounds; ++k)
+    pendings.push_back(make_pending(10'000 + k, source, target, 10));
   for (const result& r : create_transfers(eng, pendings)) ASSERT_EQ(r.status, 0u);
 
   std::vector<std::vector<result>> results(rounds, std::vector<result>(racers));
@@ -196,8 +211,8 @@ TEST_P(same_id_race_test, one_post_of_a_pending_transfer_wins) {
     for (std::uint64_t k = 0; k < rounds; ++k) {
       const bool same_post_id = k % 2 == 0;
       const u128 post_id = same_post_id ? make_u128(7, k) : make_u128(8 + r, k);
-      const std::vector<transfer> batch = {
-          k % 3 == 0 ? make_void(post_id, 10'000 + k) : make_post(post_id, 10'000 + k, 4)};
+      const std::vector<transfer> batch = {k % 3 == 0 ? make_void(post_id, 10'000 + k)
+                                                      : make_post(post_id, 10'000 + k, 4)};
       sync.arrive_and_wait();
       engine_reply reply = get_reply(eng.create_transfers(batch));
       if (reply.results.size() != 1) {

@@ -91,8 +91,7 @@ class scenario_builder {
       } else {
         transfer_step();
       }
-      if (!cfg_.single_day && !day_jumped &&
-          out_.transfer_events > cfg_.transfer_events_min / 2) {
+      if (!cfg_.single_day && !day_jumped && out_.transfer_events > cfg_.transfer_events_min / 2) {
         now_ns_ += ns_per_day;  // daily sums start again
         day_jumped = true;
       }
@@ -205,7 +204,8 @@ class scenario_builder {
           continue;
         if (s->transfers.size() == 500) s = &new_step(step_kind::transfers);
         const u128 amount = rng_.chance(100) ? rng_.below(100) + 1 : rng_.between(1'000, 100'000);
-        s->transfers.push_back(make_transfer(next_transfer_id(), banks_[l - 1], a.id, amount, 0, l));
+        s->transfers.push_back(
+            make_transfer(next_transfer_id(), banks_[l - 1], a.id, amount, 0, l));
         ++out_.transfer_events;
       }
     }
@@ -228,25 +228,48 @@ class scenario_builder {
         const acct& e = pick_any(l);
         account a = make_account(e.id, e.ledger, e.flags);
         switch (rng_.below(6)) {
-          case 0: a.flags ^= account_flags::debits_must_not_exceed_credits; break;
-          case 1: a.user_data_64 = 1 + rng_.below(5); break;
-          case 2: a.ledger = a.ledger == 1 ? 2 : 1; break;
-          case 3: a.code = 7; break;
-          default: break;  // maybe exact (user data / code of the original may differ)
+          case 0:
+            a.flags ^= account_flags::debits_must_not_exceed_credits;
+            break;
+          case 1:
+            a.user_data_64 = 1 + rng_.below(5);
+            break;
+          case 2:
+            a.ledger = a.ledger == 1 ? 2 : 1;
+            break;
+          case 3:
+            a.code = 7;
+            break;
+          default:
+            break;  // maybe exact (user data / code of the original may differ)
         }
         s.accounts.push_back(a);
       } else if (r < 75) {
         // An invalid account.
         account a = new_account(l, 0);
         switch (rng_.below(7)) {
-          case 0: a.id = 0; break;
-          case 1: a.reserved = 1; break;
-          case 2: a.debits_posted = 5; break;
-          case 3: a.ledger = 0; break;
-          case 4: a.code = 0; break;
-          case 5: a.flags = account_flags::debits_must_not_exceed_credits |
-                            account_flags::credits_must_not_exceed_debits; break;
-          default: a.flags = 1u << 9; break;
+          case 0:
+            a.id = 0;
+            break;
+          case 1:
+            a.reserved = 1;
+            break;
+          case 2:
+            a.debits_posted = 5;
+            break;
+          case 3:
+            a.ledger = 0;
+            break;
+          case 4:
+            a.code = 0;
+            break;
+          case 5:
+            a.flags = account_flags::debits_must_not_exceed_credits |
+                      account_flags::credits_must_not_exceed_debits;
+            break;
+          default:
+            a.flags = 1u << 9;
+            break;
         }
         s.accounts.push_back(a);
       } else {
@@ -415,10 +438,14 @@ class scenario_builder {
       t.amount = r < 75 ? u128{0} : r < 95 ? p.amount : p.amount + 1;
     }
     const std::uint64_t m = rng_.below(100);
-    if (m < 2) t.debit_account_id = p.credit;   // pending_transfer_has_different_debit...
-    else if (m < 3) t.credit_account_id = p.debit;  // ..._different_credit_account_id
-    else if (m < 4) t.ledger = p.ledger + 1;     // pending_transfer_has_different_ledger
-    else if (m < 5) t.code = 9;                  // pending_transfer_has_different_code
+    if (m < 2)
+      t.debit_account_id = p.credit;  // pending_transfer_has_different_debit...
+    else if (m < 3)
+      t.credit_account_id = p.debit;  // ..._different_credit_account_id
+    else if (m < 4)
+      t.ledger = p.ledger + 1;  // pending_transfer_has_different_ledger
+    else if (m < 5)
+      t.code = 9;  // pending_transfer_has_different_code
     return t;
   }
 
@@ -433,8 +460,8 @@ class scenario_builder {
     }
     // Mostly recent pending transfers (so that many are still open), sometimes old ones.
     const std::size_t n = pool_.size();
-    const std::size_t i = rng_.chance(700) ? n - 1 - rng_.below(std::min<std::size_t>(n, 64))
-                                           : rng_.below(n);
+    const std::size_t i =
+        rng_.chance(700) ? n - 1 - rng_.below(std::min<std::size_t>(n, 64)) : rng_.below(n);
     const pending_ref p = pool_[i];
     if (rng_.chance(900)) {
       pool_[i] = pool_.back();
@@ -446,7 +473,7 @@ class scenario_builder {
   transfer balancing() {
     transfer t = plain();
     const std::uint64_t r = rng_.below(100);
-    t.flags = r < 45 ? transfer_flags::balancing_debit
+    t.flags = r < 45   ? transfer_flags::balancing_debit
               : r < 85 ? transfer_flags::balancing_credit
                        : static_cast<std::uint16_t>(transfer_flags::balancing_debit |
                                                     transfer_flags::balancing_credit);
@@ -529,17 +556,39 @@ class scenario_builder {
     }
     if (rng_.chance(300)) {
       switch (rng_.below(11)) {
-        case 8: t.pending_id += 1; break;  // exists_with_different_pending_id (posts)
-        case 9: t.debit_account_id = t.credit_account_id + 1; break;
-        case 10: t.credit_account_id = t.debit_account_id + 1; break;
-        case 0: t.amount += 1; break;
-        case 1: t.user_data_64 += 1; break;
-        case 2: t.user_data_32 += 1; break;
-        case 3: t.user_data_128 += 1; break;
-        case 4: t.code = static_cast<std::uint16_t>(t.code + 1); break;
-        case 5: t.flags ^= transfer_flags::pending; break;
-        case 6: t.timeout = t.timeout == 0 ? 864'000 : t.timeout + 1; break;  // never expires
-        default: t.ledger += 1; break;
+        case 8:
+          t.pending_id += 1;
+          break;  // exists_with_different_pending_id (posts)
+        case 9:
+          t.debit_account_id = t.credit_account_id + 1;
+          break;
+        case 10:
+          t.credit_account_id = t.debit_account_id + 1;
+          break;
+        case 0:
+          t.amount += 1;
+          break;
+        case 1:
+          t.user_data_64 += 1;
+          break;
+        case 2:
+          t.user_data_32 += 1;
+          break;
+        case 3:
+          t.user_data_128 += 1;
+          break;
+        case 4:
+          t.code = static_cast<std::uint16_t>(t.code + 1);
+          break;
+        case 5:
+          t.flags ^= transfer_flags::pending;
+          break;
+        case 6:
+          t.timeout = t.timeout == 0 ? 864'000 : t.timeout + 1;
+          break;  // never expires
+        default:
+          t.ledger += 1;
+          break;
       }
     }
     return t;
@@ -594,7 +643,8 @@ class scenario_builder {
         break;
     }
     if (!(t.flags & transfer_flags::pending) && rng_.chance(200)) {
-      t.flags = rng_.chance(500) ? transfer_flags::balancing_debit : transfer_flags::balancing_credit;
+      t.flags =
+          rng_.chance(500) ? transfer_flags::balancing_debit : transfer_flags::balancing_credit;
     }
     return t;
   }
@@ -603,27 +653,57 @@ class scenario_builder {
   transfer invalid() {
     transfer t = plain();
     switch (rng_.below(18)) {
-      case 12: t.debit_account_id = u128_max; break;
-      case 13: t.credit_account_id = 0; break;
-      case 14: t.credit_account_id = u128_max; break;
-      case 15: t.code = 0; break;
+      case 12:
+        t.debit_account_id = u128_max;
+        break;
+      case 13:
+        t.credit_account_id = 0;
+        break;
+      case 14:
+        t.credit_account_id = u128_max;
+        break;
+      case 15:
+        t.code = 0;
+        break;
       case 16:
       case 17: {
         t.flags = transfer_flags::void_pending_transfer;
         t.pending_id = rng_.chance(500) ? u128{0} : u128_max;  // 27, 28
         break;
       }
-      case 0: t.id = 0; break;
-      case 1: t.id = u128_max; break;
-      case 2: t.flags = transfer_flags::pending | transfer_flags::post_pending_transfer; break;
-      case 3: t.flags = 1u << 12; break;
-      case 4: t.timestamp = 1; break;
-      case 5: t.debit_account_id = 0; break;
-      case 6: t.credit_account_id = t.debit_account_id; break;
-      case 7: t.pending_id = 5; break;
-      case 8: t.timeout = 5; break;
-      case 9: t.amount = 0; break;
-      case 10: t.ledger = 0; break;
+      case 0:
+        t.id = 0;
+        break;
+      case 1:
+        t.id = u128_max;
+        break;
+      case 2:
+        t.flags = transfer_flags::pending | transfer_flags::post_pending_transfer;
+        break;
+      case 3:
+        t.flags = 1u << 12;
+        break;
+      case 4:
+        t.timestamp = 1;
+        break;
+      case 5:
+        t.debit_account_id = 0;
+        break;
+      case 6:
+        t.credit_account_id = t.debit_account_id;
+        break;
+      case 7:
+        t.pending_id = 5;
+        break;
+      case 8:
+        t.timeout = 5;
+        break;
+      case 9:
+        t.amount = 0;
+        break;
+      case 10:
+        t.ledger = 0;
+        break;
       default: {
         t.flags = transfer_flags::post_pending_transfer;
         t.pending_id = t.id;  // pending_id_must_be_different
@@ -637,9 +717,15 @@ class scenario_builder {
   transfer wrong_accounts() {
     transfer t = plain();
     switch (rng_.below(4)) {
-      case 0: t.debit_account_id = make_u128(0xbad, rng_.next()); break;
-      case 1: t.credit_account_id = make_u128(0xbad, rng_.next()); break;
-      case 2: t.ledger = t.ledger == 1 ? 2 : 1; break;  // transfer_must_have_the_same_ledger...
+      case 0:
+        t.debit_account_id = make_u128(0xbad, rng_.next());
+        break;
+      case 1:
+        t.credit_account_id = make_u128(0xbad, rng_.next());
+        break;
+      case 2:
+        t.ledger = t.ledger == 1 ? 2 : 1;
+        break;  // transfer_must_have_the_same_ledger...
       default: {
         const std::uint32_t other = t.ledger == 1 ? 2 : 1;
         t.credit_account_id = pick_user(other).id;  // accounts_must_have_the_same_ledger

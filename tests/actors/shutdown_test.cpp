@@ -77,7 +77,8 @@ class call_log {
     std::vector<transfer> batch;
     for (std::size_t i = 0; i < n; ++i) {
       const u128 id = make_u128(seq + 1, i);
-      batch.push_back(make_transfer(id, 1 + (seq + i) % accounts_n, 1 + (seq + i + 1) % accounts_n, 1));
+      batch.push_back(
+          make_transfer(id, 1 + (seq + i) % accounts_n, 1 + (seq + i + 1) % accounts_n, 1));
     }
     eng.create_transfers(batch, [e](engine_reply&& r) {
       e->results = r.results.size();
@@ -215,7 +216,8 @@ TEST(shutdown_test, concurrent_shutdowns) {
 // thread would hang at exit. Minimal: construct on this thread, shut down on another.
 TEST(shutdown_on_another_thread_test, shutdown_returns) {
   engine eng(test_config(1, 1));
-  must_return([&] { eng.shutdown(); }, 15, "shutdown() on a thread that did not construct the engine");
+  must_return([&] { eng.shutdown(); }, 15,
+              "shutdown() on a thread that did not construct the engine");
 }
 
 // Many short lives: callers keep sending single transfers while another thread shuts the

@@ -60,8 +60,8 @@ inline std::string describe(const transfer& t) {
      << u128_str(t.credit_account_id) << " amount " << u128_str(t.amount) << " pending_id "
      << u128_str(t.pending_id) << " ud128 " << u128_str(t.user_data_128) << " ud64 "
      << t.user_data_64 << " ud32 " << t.user_data_32 << " timeout " << t.timeout << " ledger "
-     << t.ledger << " code " << t.code << " flags 0x" << std::hex << t.flags << std::dec
-     << " ts " << t.timestamp << "}";
+     << t.ledger << " code " << t.code << " flags 0x" << std::hex << t.flags << std::dec << " ts "
+     << t.timestamp << "}";
   return os.str();
 }
 
@@ -70,9 +70,8 @@ inline std::string describe(const account& a) {
   os << "{id " << u128_str(a.id) << " dp " << u128_str(a.debits_pending) << " dP "
      << u128_str(a.debits_posted) << " cp " << u128_str(a.credits_pending) << " cP "
      << u128_str(a.credits_posted) << " ud128 " << u128_str(a.user_data_128) << " ud64 "
-     << a.user_data_64 << " ud32 " << a.user_data_32 << " ledger " << a.ledger << " code "
-     << a.code << " flags 0x" << std::hex << a.flags << std::dec << " ts " << a.timestamp
-     << "}";
+     << a.user_data_64 << " ud32 " << a.user_data_32 << " ledger " << a.ledger << " code " << a.code
+     << " flags 0x" << std::hex << a.flags << std::dec << " ts " << a.timestamp << "}";
   return os.str();
 }
 
@@ -170,8 +169,7 @@ inline engine_config test_config(std::uint32_t shards = 2, std::uint32_t threads
 
 // A clock the test moves by hand; engine_config::clock reads it from any thread.
 struct manual_clock {
-  std::shared_ptr<std::atomic<std::uint64_t>> now =
-      std::make_shared<std::atomic<std::uint64_t>>(0);
+  std::shared_ptr<std::atomic<std::uint64_t>> now = std::make_shared<std::atomic<std::uint64_t>>(0);
 
   explicit manual_clock(std::uint64_t start_ns = 0) { now->store(start_ns); }
   std::function<std::uint64_t()> fn() const {
@@ -312,8 +310,8 @@ template <class T>
   for (std::size_t i = 0; i < expected.size(); ++i) {
     if (same_bytes(expected[i], actual[i])) continue;
     if (++diffs <= 5) {
-      os << "\n  [" << i << "] expected " << describe(expected[i]) << "\n  [" << i
-         << "] actual   " << describe(actual[i]);
+      os << "\n  [" << i << "] expected " << describe(expected[i]) << "\n  [" << i << "] actual   "
+         << describe(actual[i]);
     }
   }
   if (diffs == 0) return ::testing::AssertionSuccess();
@@ -332,8 +330,7 @@ inline ::testing::AssertionResult same_stats(const ledger_stats& expected,
 
 class both_sides {
  public:
-  explicit both_sides(engine_config cfg = test_config(),
-                      std::uint64_t start_ns = epoch_2023_ns)
+  explicit both_sides(engine_config cfg = test_config(), std::uint64_t start_ns = epoch_2023_ns)
       : clock_(start_ns) {
     cfg.clock = clock_.fn();
     eng_ = std::make_unique<engine>(std::move(cfg));

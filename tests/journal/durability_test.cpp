@@ -58,8 +58,8 @@ std::vector<T> entries_of(const journal_content& c, journal::record_type type) {
   for (std::size_t i = 0; i < c.headers.size(); ++i) {
     const auto& h = c.headers[i];
     if (h.lsn != expect)
-      return ::testing::AssertionFailure() << "record " << i << " has LSN " << h.lsn
-                                           << ", expected " << expect;
+      return ::testing::AssertionFailure()
+             << "record " << i << " has LSN " << h.lsn << ", expected " << expect;
     if (h.group_lsn != group) {
       if (h.group_lsn != h.lsn)
         return ::testing::AssertionFailure()
@@ -125,8 +125,8 @@ TEST(JournalDurability, EachAnswerComesAfterItsRecordsAreWrittenAndSynced) {
   ASSERT_EQ(create_transfers(e, std::vector<transfer>{make_transfer(300, 1, 99, 1)})[0].status,
             code(tr::credit_account_not_found));
   {
-    const auto failures =
-        entries_of<journal::failure_entry>(read_journal(dir.path()), journal::record_type::failures);
+    const auto failures = entries_of<journal::failure_entry>(read_journal(dir.path()),
+                                                             journal::record_type::failures);
     ASSERT_EQ(failures.size(), 1u);
     EXPECT_EQ(failures[0].id, 300u);
     EXPECT_EQ(failures[0].code, code(tr::credit_account_not_found));
@@ -140,8 +140,8 @@ TEST(JournalDurability, EachAnswerComesAfterItsRecordsAreWrittenAndSynced) {
   const std::vector<account_controls> c = {make_controls(2, 5, 0, 0)};
   ASSERT_EQ(set_controls(e, c)[0].status, 0u);
   {
-    const auto set = entries_of<account_controls>(read_journal(dir.path()),
-                                                  journal::record_type::controls_set);
+    const auto set =
+        entries_of<account_controls>(read_journal(dir.path()), journal::record_type::controls_set);
     ASSERT_EQ(set.size(), 1u);
     EXPECT_TRUE(same_bytes(set[0], c[0]));
   }
@@ -268,7 +268,8 @@ TEST(JournalDurability, ConcurrentRequestsAreAllJournaledBeforeTheirAnswers) {
     pool.emplace_back([&, t] {
       for (int i = 0; i < per_thread; ++i) {
         const u128 id = 10'000 * static_cast<u128>(t + 1) + static_cast<u128>(i);
-        const std::vector<transfer> b = {make_transfer(id, 1 + (t + i) % 8, 1 + (t + i + 1) % 8, 1)};
+        const std::vector<transfer> b = {
+            make_transfer(id, 1 + (t + i) % 8, 1 + (t + i + 1) % 8, 1)};
         const engine_reply r = get_reply(e.create_transfers(b));
         if (r.status != engine_status::ok || r.results.at(0).status != code(tr::ok)) {
           missing.fetch_add(1);
@@ -277,8 +278,8 @@ TEST(JournalDurability, ConcurrentRequestsAreAllJournaledBeforeTheirAnswers) {
         // Its record is in the file already (the file is read after the answer).
         bool found = false;
         const journal_content c = read_journal(dir.path(), false);
-        for (const auto& ct : entries_of<journal::committed_transfer>(
-                 c, journal::record_type::transfers_committed))
+        for (const auto& ct :
+             entries_of<journal::committed_transfer>(c, journal::record_type::transfers_committed))
           found = found || ct.stored.id == id;
         if (!found) missing.fetch_add(1);
       }

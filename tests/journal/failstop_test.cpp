@@ -13,9 +13,13 @@ namespace {
 
 enum class fault { write, sync };
 
-std::string fault_name(fault f) { return f == fault::write ? "FailWrite" : "FailSync"; }
+std::string fault_name(fault f) {
+  return f == fault::write ? "FailWrite" : "FailSync";
+}
 
-void PrintTo(fault f, std::ostream* os) { *os << fault_name(f); }
+void PrintTo(fault f, std::ostream* os) {
+  *os << fault_name(f);
+}
 
 void inject(storage_faults& faults, fault f, bool on) {
   (f == fault::write ? faults.fail_write : faults.fail_sync).store(on);
@@ -90,7 +94,8 @@ TEST_P(JournalFailStop, FailedGroupStopsWritesAndRestartKeepsWhatWasAcknowledged
       EXPECT_EQ(f.get().status, engine_status::storage_failed);
       const std::vector<account> a = {make_account(50)};
       EXPECT_EQ(get_reply(e.create_accounts(a)).status, engine_status::storage_failed);
-      const std::vector<account_controls> c = {make_controls(1, 0, 0, 0, account_status_flags::frozen)};
+      const std::vector<account_controls> c = {
+          make_controls(1, 0, 0, 0, account_status_flags::frozen)};
       EXPECT_EQ(get_reply(e.set_account_controls(c)).status, engine_status::storage_failed);
       // Resending an acknowledged batch is a write too.
       EXPECT_EQ(get_reply(e.create_transfers(acked_batches[0])).status,
@@ -104,7 +109,8 @@ TEST_P(JournalFailStop, FailedGroupStopsWritesAndRestartKeepsWhatWasAcknowledged
                   fault_name(which).c_str(), std::string(name(r.status)).c_str(),
                   r.accounts.size());
       EXPECT_TRUE(r.status == engine_status::ok || r.status == engine_status::storage_failed);
-      const engine_reply t = get_reply(e.lookup_transfers(acked_ids), "lookup_transfers after failure");
+      const engine_reply t =
+          get_reply(e.lookup_transfers(acked_ids), "lookup_transfers after failure");
       EXPECT_TRUE(t.status == engine_status::ok || t.status == engine_status::storage_failed);
       const engine_reply s = get_reply(e.get_ledger_stats(1), "stats after failure");
       EXPECT_TRUE(s.status == engine_status::ok || s.status == engine_status::storage_failed);
@@ -143,7 +149,8 @@ TEST_P(JournalFailStop, FailedGroupStopsWritesAndRestartKeepsWhatWasAcknowledged
     EXPECT_TRUE(again[0].status == code(tr::ok) || again[0].status == code(tr::exists));
     EXPECT_TRUE(again[1].status == code(tr::ok) || again[1].status == code(tr::exists));
     EXPECT_TRUE(again[2].status == code(tr::ok) || again[2].status == code(tr::exists));
-    EXPECT_TRUE(again[3].status == code(tr::ok) || again[3].status == code(tr::linked_event_failed));
+    EXPECT_TRUE(again[3].status == code(tr::ok) ||
+                again[3].status == code(tr::linked_event_failed));
     EXPECT_TRUE(again[4].status == code(tr::ok) || again[4].status == code(tr::exists));
   }
   // Now all of it is there exactly once.

@@ -20,9 +20,12 @@ using end = scan_result::end;
 
 const char* end_name(end e) {
   switch (e) {
-    case end::clean: return "clean";
-    case end::torn_tail: return "torn_tail";
-    case end::corrupt: return "corrupt";
+    case end::clean:
+      return "clean";
+    case end::torn_tail:
+      return "torn_tail";
+    case end::corrupt:
+      return "corrupt";
   }
   return "?";
 }
@@ -74,7 +77,12 @@ journal_buffer make_buffer(std::uint64_t seed, std::uint64_t first_lsn, std::siz
     const std::uint64_t group_lsn = lsn;
     for (std::size_t i = 0; i < n; ++i, ++lsn) {
       const record_type t = all_types[rng() % std::size(all_types)];
-      written w{b.data.size(), 0, lsn, group_lsn, g, t,
+      written w{b.data.size(),
+                0,
+                lsn,
+                group_lsn,
+                g,
+                t,
                 random_payload(rng, t, rng() % (max_entries + 1))};
       append_record(b.data, t, lsn, group_lsn, w.payload);
       w.size = b.data.size() - w.offset;
@@ -102,17 +110,17 @@ scan_result run_scan(const Data& data, std::uint64_t expected_lsn, std::vector<v
 }
 
 // The visited records are exactly the first `n` records written, byte for byte.
-::testing::AssertionResult visited_prefix(const journal_buffer& b,
-                                          const std::vector<visited>& v, std::size_t n) {
+::testing::AssertionResult visited_prefix(const journal_buffer& b, const std::vector<visited>& v,
+                                          std::size_t n) {
   if (v.size() != n)
     return ::testing::AssertionFailure() << "visited " << v.size() << " records, expected " << n;
   for (std::size_t i = 0; i < n; ++i) {
     const written& w = b.records[i];
     if (v[i].offset != w.offset || v[i].header.lsn != w.lsn ||
-        v[i].header.group_lsn != w.group_lsn || v[i].header.type != static_cast<std::uint16_t>(w.type) ||
-        v[i].payload != w.payload)
-      return ::testing::AssertionFailure() << "visited record " << i << " differs from record "
-                                           << i << " as written";
+        v[i].header.group_lsn != w.group_lsn ||
+        v[i].header.type != static_cast<std::uint16_t>(w.type) || v[i].payload != w.payload)
+      return ::testing::AssertionFailure()
+             << "visited record " << i << " differs from record " << i << " as written";
     // The record's bytes in the original buffer are the bytes visited.
     if (std::memcmp(b.data.data() + w.offset, &v[i].header, header_size) != 0)
       return ::testing::AssertionFailure() << "visited header " << i << " differs in its bytes";
@@ -209,8 +217,8 @@ TEST(JournalFormat, ParseRejectsEachKindOfBadRecord) {
     h.magic ^= 1;
     cases.push_back({"bad magic", with_header(h)});
   }
-  for (const std::uint16_t type : {std::uint16_t{0}, std::uint16_t{record_type_max + 1},
-                                   std::uint16_t{0xffff}}) {
+  for (const std::uint16_t type :
+       {std::uint16_t{0}, std::uint16_t{record_type_max + 1}, std::uint16_t{0xffff}}) {
     auto h = header_of(good);
     h.type = type;
     cases.push_back({"unknown type", with_header(h)});
@@ -339,7 +347,8 @@ TEST(JournalScan, CutAtEveryByteIsATornTailOrCleanAtABoundary) {
     std::size_t whole = 0;
     while (whole < b.records.size() && b.records[whole].offset + b.records[whole].size <= cut)
       ++whole;
-    const std::uint64_t boundary = whole == 0 ? 0 : b.records[whole - 1].offset + b.records[whole - 1].size;
+    const std::uint64_t boundary =
+        whole == 0 ? 0 : b.records[whole - 1].offset + b.records[whole - 1].size;
     for (const std::uint64_t expected : {std::uint64_t{1}, std::uint64_t{0}}) {
       const scan_result r = run_scan(data, expected, v);
       ASSERT_TRUE(visited_prefix(b, v, whole)) << "cut at " << cut;
@@ -376,8 +385,7 @@ TEST(JournalScan, ZeroPaddingAfterTheLastRecordIsATornTail) {
 // One bit flipped anywhere: the scan visits exactly the records before the damaged one
 // (never the damaged one or anything after it), and calls the damage a torn tail when it
 // is in the last group and corruption when a later group follows it intact.
-void flip_bits(const journal_buffer& b, std::uint64_t expected_lsn, std::uint64_t seed,
-               int flips) {
+void flip_bits(const journal_buffer& b, std::uint64_t expected_lsn, std::uint64_t seed, int flips) {
   std::mt19937_64 rng(seed);
   std::vector<visited> v;
   std::vector<std::byte> data = b.data;
@@ -492,8 +500,8 @@ TEST(JournalScan, LostPagesInTheLastGroupAreATornTail) {
     }
     if (k == b.records.size()) continue;  // no damage after all
     const scan_result r = run_scan(data, 1, v);
-    ASSERT_EQ(r.how, end::torn_tail) << "round " << round << ": " << end_name(r.how) << " ("
-                                     << r.why << ")";
+    ASSERT_EQ(r.how, end::torn_tail)
+        << "round " << round << ": " << end_name(r.how) << " (" << r.why << ")";
     ASSERT_TRUE(visited_prefix(b, v, k)) << "round " << round;
     ASSERT_EQ(r.valid_bytes, b.records[k].offset) << "round " << round;
   }
@@ -632,8 +640,8 @@ TEST(JournalFileNames, RejectsBadNames) {
       "",
       "journal-.rmj",
       "journal-1.rmj",
-      "journal-0000000000000000077.rmj",     // 19 digits
-      "journal-000000000000000000077.rmj",   // 21 digits
+      "journal-0000000000000000077.rmj",    // 19 digits
+      "journal-000000000000000000077.rmj",  // 21 digits
       "journal-0000000000000000007x.rmj",
       "journal-000000000000000000-7.rmj",
       "journal-+0000000000000000077.rmj",

@@ -165,8 +165,8 @@ inline std::string describe(const account& a) {
   std::ostringstream os;
   os << "{id " << u128_str(a.id) << " dp " << u128_str(a.debits_pending) << " dP "
      << u128_str(a.debits_posted) << " cp " << u128_str(a.credits_pending) << " cP "
-     << u128_str(a.credits_posted) << " ledger " << a.ledger << " code " << a.code
-     << " flags 0x" << std::hex << a.flags << std::dec << " ts " << a.timestamp << "}";
+     << u128_str(a.credits_posted) << " ledger " << a.ledger << " code " << a.code << " flags 0x"
+     << std::hex << a.flags << std::dec << " ts " << a.timestamp << "}";
   return os.str();
 }
 
@@ -201,8 +201,8 @@ template <class T>
   for (std::size_t i = 0; i < expected.size(); ++i) {
     if (same_bytes(expected[i], actual[i])) continue;
     if (++diffs <= 5) {
-      os << "\n  [" << i << "] expected " << describe(expected[i]) << "\n  [" << i
-         << "] actual   " << describe(actual[i]);
+      os << "\n  [" << i << "] expected " << describe(expected[i]) << "\n  [" << i << "] actual   "
+         << describe(actual[i]);
     }
   }
   if (diffs == 0) return ::testing::AssertionSuccess();
@@ -261,8 +261,7 @@ inline account_filter make_filter(u128 account_id, std::uint32_t limit = batch_e
 // Clock
 
 struct manual_clock {
-  std::shared_ptr<std::atomic<std::uint64_t>> now =
-      std::make_shared<std::atomic<std::uint64_t>>(0);
+  std::shared_ptr<std::atomic<std::uint64_t>> now = std::make_shared<std::atomic<std::uint64_t>>(0);
 
   explicit manual_clock(std::uint64_t start_ns = 0) { now->store(start_ns); }
   std::function<std::uint64_t()> fn() const {
@@ -386,8 +385,7 @@ inline void expect_same_state(const visible_state& before, const visible_state& 
   ASSERT_EQ(before.stats.size(), after.stats.size());
   for (std::size_t i = 0; i < before.stats.size(); ++i)
     EXPECT_TRUE(same_bytes(before.stats[i], after.stats[i]))
-        << "stats: before " << describe(before.stats[i]) << ", after "
-        << describe(after.stats[i]);
+        << "stats: before " << describe(before.stats[i]) << ", after " << describe(after.stats[i]);
 }
 
 // Per ledger: sum of debits_posted == sum of credits_posted, and likewise pending.
@@ -413,7 +411,11 @@ inline ::testing::AssertionResult money_conserved(const std::vector<account>& ac
   return ::testing::AssertionSuccess();
 }
 
-inline std::uint32_t code(tr c) { return static_cast<std::uint32_t>(c); }
-inline std::uint32_t code(ar c) { return static_cast<std::uint32_t>(c); }
+inline std::uint32_t code(tr c) {
+  return static_cast<std::uint32_t>(c);
+}
+inline std::uint32_t code(ar c) {
+  return static_cast<std::uint32_t>(c);
+}
 
 }  // namespace remit::journal_test

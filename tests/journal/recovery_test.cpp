@@ -64,8 +64,7 @@ std::vector<result> expected_resend(const sent_batch& b) {
   for (std::size_t i = 0; i < expected.size(); ++i) {
     if (same_bytes(expected[i], actual[i])) continue;
     ++diffs;
-    os << "\n  [" << i << "] expected " << describe(expected[i]) << ", got "
-       << describe(actual[i]);
+    os << "\n  [" << i << "] expected " << describe(expected[i]) << ", got " << describe(actual[i]);
   }
   if (diffs == 0) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << diffs << " results differ" << os.str();
@@ -168,12 +167,13 @@ void run_scenario(engine& e, const manual_clock& clock, scenario& s) {
     EXPECT_EQ(codes_of(s.send(e, {t})), v{code(tr::ok)});
   }
   step();  // a linked chain that fails (not remembered)
-  EXPECT_EQ(codes_of(s.send(e, {linked(make_transfer(119, 1, 2, 5)), make_transfer(120, 997, 2, 5)})),
-            (v{code(tr::linked_event_failed), code(tr::debit_account_not_found)}));
+  EXPECT_EQ(
+      codes_of(s.send(e, {linked(make_transfer(119, 1, 2, 5)), make_transfer(120, 997, 2, 5)})),
+      (v{code(tr::linked_event_failed), code(tr::debit_account_not_found)}));
   step();  // controls: account 5 frozen from now on
   {
-    const std::vector<account_controls> c = {make_controls(5, 0, 0, 0, account_status_flags::frozen),
-                                             make_controls(4, 0, 100, 1000)};
+    const std::vector<account_controls> c = {
+        make_controls(5, 0, 0, 0, account_status_flags::frozen), make_controls(4, 0, 100, 1000)};
     const auto r = set_controls(e, c);
     ASSERT_EQ(r.size(), 2u);
     EXPECT_EQ(r[0].status, 0u);
@@ -209,9 +209,12 @@ void check_after_restart(engine& e, scenario& s) {
   // Recovered pending transfers in every state.
   using v = std::vector<std::uint32_t>;
   EXPECT_EQ(codes_of(s.send(e, {make_post(203, 116)})), v{code(tr::pending_transfer_expired)});
-  EXPECT_EQ(codes_of(s.send(e, {make_void(204, 102)})), v{code(tr::pending_transfer_already_posted)});
-  EXPECT_EQ(codes_of(s.send(e, {make_post(205, 104)})), v{code(tr::pending_transfer_already_voided)});
-  EXPECT_EQ(codes_of(s.send(e, {make_post(206, 124)})), v{code(tr::pending_transfer_already_posted)});
+  EXPECT_EQ(codes_of(s.send(e, {make_void(204, 102)})),
+            v{code(tr::pending_transfer_already_posted)});
+  EXPECT_EQ(codes_of(s.send(e, {make_post(205, 104)})),
+            v{code(tr::pending_transfer_already_voided)});
+  EXPECT_EQ(codes_of(s.send(e, {make_post(206, 124)})),
+            v{code(tr::pending_transfer_already_posted)});
   EXPECT_EQ(codes_of(s.send(e, {make_post(207, 126), make_void(208, 127)})),
             (v{code(tr::ok), code(tr::ok)}));
   EXPECT_EQ(codes_of(s.send(e, {make_post(209, 101, 501)})),
@@ -470,7 +473,8 @@ small_run make_small_run(const std::string& dir, const manual_clock& clock, u128
   for (int i = 0; i < transfers; ++i) {
     clock.advance(ns_per_s);
     const u128 id = first_id * 1000 + static_cast<u128>(i);
-    const u128 dr = first_id + static_cast<u128>(i % 4), cr = first_id + static_cast<u128>((i + 1) % 4);
+    const u128 dr = first_id + static_cast<u128>(i % 4),
+               cr = first_id + static_cast<u128>((i + 1) % 4);
     run.transfer_ids.push_back(id);
     const auto r = create_transfers(e, std::vector<transfer>{make_transfer(id, dr, cr, 10 + i)});
     EXPECT_EQ(r[0].status, code(tr::ok));
@@ -570,8 +574,8 @@ TEST(JournalRecovery, PartialNextRecordIsCutAsATornTail) {
     f.id = 424242;
     f.code = code(tr::debit_account_not_found);
     const auto* p = reinterpret_cast<const std::byte*>(&f);
-    journal::append_record(next, journal::record_type::failures, run.last_lsn + 1,
-                           run.last_lsn + 1, std::span<const std::byte>(p, sizeof f));
+    journal::append_record(next, journal::record_type::failures, run.last_lsn + 1, run.last_lsn + 1,
+                           std::span<const std::byte>(p, sizeof f));
   }
   // A copy of the file's last record (same LSN), for "a truncated copy of a record".
   const std::uint64_t last_at = sf.offsets.back();
@@ -634,11 +638,11 @@ TEST(JournalRecovery, EveryCutOfATornNextGroupRecovers) {
     return std::span<const std::byte>(reinterpret_cast<const std::byte*>(&entries[from]),
                                       n * sizeof(journal::failure_entry));
   };
-  journal::append_record(group, journal::record_type::failures, run.last_lsn + 1,
-                         run.last_lsn + 1, bytes_of(0, 2));
+  journal::append_record(group, journal::record_type::failures, run.last_lsn + 1, run.last_lsn + 1,
+                         bytes_of(0, 2));
   const std::size_t first_size = group.size();
-  journal::append_record(group, journal::record_type::failures, run.last_lsn + 2,
-                         run.last_lsn + 1, bytes_of(2, 1));
+  journal::append_record(group, journal::record_type::failures, run.last_lsn + 2, run.last_lsn + 1,
+                         bytes_of(2, 1));
 
   for (std::size_t cut = 0; cut <= group.size(); ++cut) {
     write_bytes(last, original);
@@ -679,8 +683,8 @@ TEST(JournalRecovery, DamageBeforeTheTailRefusesToStartNamingFileAndOffset) {
   std::vector<std::size_t> targets = {0, sf.headers.size() / 2};
   for (const std::size_t k : targets) {
     ASSERT_LT(sf.headers[k].group_lsn, sf.headers.back().group_lsn);
-    for (const std::uint64_t byte_in_record : {std::uint64_t{0}, std::uint64_t{16},
-                                               std::uint64_t{journal::header_size + 5}}) {
+    for (const std::uint64_t byte_in_record :
+         {std::uint64_t{0}, std::uint64_t{16}, std::uint64_t{journal::header_size + 5}}) {
       const std::uint64_t at = sf.offsets[k] + byte_in_record;
       SCOPED_TRACE("record " + std::to_string(k) + " byte " + std::to_string(at));
       std::vector<std::byte> damaged = original;
@@ -779,9 +783,9 @@ TEST(JournalRecovery, TornFirstRecordOfALaterFileIsATornTailNotCorruption) {
     journal::failure_entry f{};
     f.id = 7000 + lsn;
     f.code = code(tr::exceeds_credits);
-    journal::append_record(group, journal::record_type::failures, lsn, first,
-                           std::span<const std::byte>(reinterpret_cast<const std::byte*>(&f),
-                                                      sizeof f));
+    journal::append_record(
+        group, journal::record_type::failures, lsn, first,
+        std::span<const std::byte>(reinterpret_cast<const std::byte*>(&f), sizeof f));
   }
   for (std::size_t i = 0; i < journal::header_size + sizeof(journal::failure_entry); ++i)
     group[i] = std::byte{0};
@@ -908,7 +912,8 @@ TEST(JournalSnapshots, RollingSnapshotsDuringARunAndJournalAfterTheSnapshot) {
     send_bulk(e, clock, run, 31, 150, 6, 10'000, look);
     if (HasFatalFailure()) return;
     // Wait until the snapshot thread has run a few times.
-    EXPECT_TRUE(wait_for([&] { return e.journal_stats().snapshots >= 2; }, std::chrono::seconds(30)))
+    EXPECT_TRUE(
+        wait_for([&] { return e.journal_stats().snapshots >= 2; }, std::chrono::seconds(30)))
         << "snapshots: " << e.journal_stats().snapshots;
     records = e.journal_stats().records;
     before = capture(e, run.account_ids, run.transfer_ids, run.ledgers);
