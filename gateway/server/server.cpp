@@ -780,7 +780,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   bool sequence_checked_ = false;  // the held frame passed sequence and MAC already
   bool unauthenticated_ = true;
   bool authenticated_ = false;  // for frames sent while closing or draining
-  bool lingering_ = false;  // answers written, FIN sent, dropping the peer's input
+  bool lingering_ = false;      // answers written, FIN sent, dropping the peer's input
   clock_type::time_point deadline_{};
   std::uint32_t outstanding_ = 0;
   std::uint64_t recv_sequence_ = 1;

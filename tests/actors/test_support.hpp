@@ -104,28 +104,8 @@ bool same_bytes(const T& a, const T& b) {
 // ---------------------------------------------------------------------------------------
 // Event builders
 
-inline account make_account(u128 id, std::uint32_t ledger = 1, std::uint16_t flags = 0,
-                            std::uint16_t code = 1) {
-  account a{};
-  a.id = id;
-  a.ledger = ledger;
-  a.code = code;
-  a.flags = flags;
-  return a;
-}
-
-inline transfer make_transfer(u128 id, u128 debit, u128 credit, u128 amount,
-                              std::uint16_t flags = 0, std::uint32_t ledger = 1) {
-  transfer t{};
-  t.id = id;
-  t.debit_account_id = debit;
-  t.credit_account_id = credit;
-  t.amount = amount;
-  t.ledger = ledger;
-  t.code = 1;
-  t.flags = flags;
-  return t;
-}
+using test::make_account;
+using test::make_transfer;
 
 inline transfer make_pending(u128 id, u128 debit, u128 credit, u128 amount,
                              std::uint32_t timeout_s = 0, std::uint32_t ledger = 1) {
@@ -135,8 +115,10 @@ inline transfer make_pending(u128 id, u128 debit, u128 credit, u128 amount,
 }
 
 using test::linked;
+using test::make_account;
 using test::make_controls;
 using test::make_post;
+using test::make_transfer;
 using test::make_void;
 
 inline account_filter make_filter(u128 account_id, std::uint32_t flags, std::uint32_t limit,

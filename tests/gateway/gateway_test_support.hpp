@@ -42,6 +42,7 @@
 #include "gateway/codec/frame.hpp"
 #include "gateway/codec/keys.hpp"
 #include "gateway/server/server.hpp"
+#include "tests/support/builders.hpp"
 
 namespace remit::gateway_test {
 
@@ -548,27 +549,8 @@ bool eventually(Pred pred, ms timeout = ms(5000)) {
 // ---------------------------------------------------------------------------------------
 // Events
 
-inline account make_account(u128 id, std::uint32_t ledger = 1, std::uint16_t flags = 0) {
-  account a{};
-  a.id = id;
-  a.ledger = ledger;
-  a.code = 1;
-  a.flags = flags;
-  return a;
-}
-
-inline transfer make_transfer(u128 id, u128 debit, u128 credit, u128 amount,
-                              std::uint16_t flags = 0, std::uint32_t ledger = 1) {
-  transfer t{};
-  t.id = id;
-  t.debit_account_id = debit;
-  t.credit_account_id = credit;
-  t.amount = amount;
-  t.ledger = ledger;
-  t.code = 1;
-  t.flags = flags;
-  return t;
-}
+using test::make_account;
+using test::make_transfer;
 
 inline account_filter make_filter(u128 account_id, std::uint32_t flags, std::uint32_t limit) {
   account_filter f{};

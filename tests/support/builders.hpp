@@ -1,6 +1,6 @@
-// Event builders that every suite writes the same way: posts, voids, linked flags and
-// controls. Suites keep their own make_account / make_transfer (they differ in the user
-// data they fill in) and bring these in with using-declarations.
+// Event builders that every suite writes the same way: plain accounts and transfers, posts,
+// voids, linked flags and controls. Suites that fill in user data keep their own
+// make_account / make_transfer; the others bring these in with using-declarations.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +8,29 @@
 #include "engine/types.hpp"
 
 namespace remit::test {
+
+inline account make_account(u128 id, std::uint32_t ledger = 1, std::uint16_t flags = 0,
+                            std::uint16_t code = 1) {
+  account a{};
+  a.id = id;
+  a.ledger = ledger;
+  a.code = code;
+  a.flags = flags;
+  return a;
+}
+
+inline transfer make_transfer(u128 id, u128 debit, u128 credit, u128 amount,
+                              std::uint16_t flags = 0, std::uint32_t ledger = 1) {
+  transfer t{};
+  t.id = id;
+  t.debit_account_id = debit;
+  t.credit_account_id = credit;
+  t.amount = amount;
+  t.ledger = ledger;
+  t.code = 1;
+  t.flags = flags;
+  return t;
+}
 
 inline transfer make_post(u128 id, u128 pending_id, u128 amount = 0) {
   transfer t{};
