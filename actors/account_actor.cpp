@@ -152,7 +152,7 @@ account_actor::behavior_type account_behavior(account_pointer self, account_stat
   self->state.s = initial;
   return {
       [self](step_atom, const wave_ptr& w, std::uint32_t group) {
-        received(self);
+        const auto handoff = received(self);
         auto& st = self->state;
         st.settle();
         const wave_group& g = w->groups[group];

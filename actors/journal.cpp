@@ -157,7 +157,7 @@ journal_actor::behavior_type journal_behavior(journal_pointer self, journal_writ
   self->state.durable_lsn = next_lsn - 1;
   return {
       [self](append_atom, const journal_batch_ptr& b) {
-        received(self);
+        const auto handoff = received(self);
         auto& st = self->state;
         if (st.failed) return;
         for (const auto& part : b->parts) {
@@ -169,7 +169,7 @@ journal_actor::behavior_type journal_behavior(journal_pointer self, journal_writ
         hand_off(self);
       },
       [self](sync_atom, const shard_actor& driver, std::uint64_t job) {
-        received(self);
+        const auto handoff = received(self);
         auto& st = self->state;
         const std::uint64_t target = st.next_lsn - 1;
         if (st.failed) return send_to(self, driver, synced_atom::value, job, false);
@@ -177,7 +177,7 @@ journal_actor::behavior_type journal_behavior(journal_pointer self, journal_writ
         st.waiting.push_back({target, driver, job});
       },
       [self](durable_atom, std::uint64_t lsn, bool ok) {
-        received(self);
+        const auto handoff = received(self);
         auto& st = self->state;
         st.busy = false;
         if (!ok) {

@@ -64,10 +64,26 @@ void anon_send_to(const Handle& dest, Ts&&... xs) {
   handoff_release(caf::actor_cast<caf::abstract_actor*>(dest));
   caf::anon_send(dest, std::forward<Ts>(xs)...);
 }
-// The first statement of every handler.
+// Opens every handler: `const auto handoff = received(self);`. It acquires on the actor
+// (the sends to it released there) and releases on it again when the handler ends, because
+// the actor's next activation may run on another worker thread, handed over through CAF's
+// uninstrumented scheduler queue: that edge, from one activation to the next, is stated too.
 template <class Self>
-void received(Self* self) {
-  handoff_acquire(static_cast<caf::abstract_actor*>(self));
+class [[nodiscard]] activation {
+ public:
+  explicit activation(Self* self) : self_(self) {
+    handoff_acquire(static_cast<caf::abstract_actor*>(self_));
+  }
+  ~activation() { handoff_release(static_cast<caf::abstract_actor*>(self_)); }
+  activation(const activation&) = delete;
+  activation& operator=(const activation&) = delete;
+
+ private:
+  Self* self_;
+};
+template <class Self>
+activation<Self> received(Self* self) {
+  return activation<Self>(self);
 }
 
 using step_atom = caf::atom_constant<caf::atom("step")>;

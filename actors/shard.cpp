@@ -1201,7 +1201,7 @@ shard_actor::behavior_type shard_behavior(shard_pointer self, shard_config cfg) 
                      tick_atom::value);
   return {
       [self](request_atom, const request_ptr& req) {
-        received(self);
+        const auto handoff = received(self);
         auto& st = self->state;
         // Job ids are unique across shards: claims name their batch by it.
         const std::uint64_t id = st.unique();
@@ -1228,11 +1228,11 @@ shard_actor::behavior_type shard_behavior(shard_pointer self, shard_config cfg) 
         raw->start();
       },
       [self](peers_atom, const std::vector<caf::actor>& peers) {
-        received(self);
+        const auto handoff = received(self);
         for (const auto& p : peers) self->state.peers.push_back(caf::actor_cast<shard_actor>(p));
       },
       [self](claim_atom, const claim_ptr& c) {
-        received(self);
+        const auto handoff = received(self);
         if (try_grant(self->state, *c)) {
           send_to(self, c->driver, claimed_atom::value, c);
         } else {
@@ -1240,39 +1240,39 @@ shard_actor::behavior_type shard_behavior(shard_pointer self, shard_config cfg) 
         }
       },
       [self](claimed_atom, const claim_ptr& c) {
-        received(self);
+        const auto handoff = received(self);
         auto it = self->state.jobs.find(c->batch);
         REMIT_ASSERT(it != self->state.jobs.end());
         it->second->on_claimed(c);
       },
       [self](release_atom, const release_ptr& r) {
-        received(self);
+        const auto handoff = received(self);
         apply_release(self, *r);
       },
       [self](register_atom, const directory_ptr& d) {
-        received(self);
+        const auto handoff = received(self);
         for (std::size_t i = 0; i < d->handles.size(); ++i)
           self->state.directory.insert(d->handles[i].first,
                                        dir_entry{d->handles[i].second, d->ledgers[i]});
       },
       [self](query_atom, const query_ptr& q) {
-        received(self);
+        const auto handoff = received(self);
         answer_query(self, *q);
       },
       [self](done_atom, std::uint64_t job_id) {
-        received(self);
+        const auto handoff = received(self);
         auto it = self->state.jobs.find(job_id);
         REMIT_ASSERT(it != self->state.jobs.end());
         it->second->on_done();
       },
       [self](synced_atom, std::uint64_t job_id, bool ok) {
-        received(self);
+        const auto handoff = received(self);
         auto it = self->state.jobs.find(job_id);
         REMIT_ASSERT(it != self->state.jobs.end());
         it->second->on_synced(ok);
       },
       [self](restore_atom, const restore_ptr& r) {
-        received(self);
+        const auto handoff = received(self);
         auto& st = self->state;
         for (std::size_t i = 0; i < r->handles.size(); ++i)
           st.directory.insert(r->handles[i].first, dir_entry{r->handles[i].second, r->ledgers[i]});
@@ -1281,7 +1281,7 @@ shard_actor::behavior_type shard_behavior(shard_pointer self, shard_config cfg) 
         for (const auto& [id, code] : r->owned_failures) st.failed.insert(id, code);
       },
       [self](tick_atom) {
-        received(self);
+        const auto handoff = received(self);
         sweep_expired(self);
         self->delayed_send(self, std::chrono::milliseconds(self->state.cfg.expiry_interval_ms),
                            tick_atom::value);
