@@ -32,12 +32,26 @@
 #include "engine/reference_ledger.hpp"
 #include "engine/types.hpp"
 #include "tests/support/builders.hpp"
+#include "tests/support/engine_calls.hpp"
 
 namespace remit::journal_test {
 
 namespace fs = std::filesystem;
 using tr = create_transfer_result;
 using ar = create_account_result;
+using test::create_accounts;
+using test::create_transfers;
+using test::describe;
+using test::epoch_2023_ns;
+using test::get_reply;
+using test::lookup_accounts;
+using test::lookup_transfers;
+using test::manual_clock;
+using test::reply_deadline;
+using test::same_bytes;
+using test::set_controls;
+using test::stats;
+using test::u128_str;
 
 // ---------------------------------------------------------------------------------------
 // A fresh directory under /tmp, removed (with everything in it) at the end.
@@ -136,57 +150,11 @@ inline scanned_file scan_file(const std::string& path) {
 // ---------------------------------------------------------------------------------------
 // Printing
 
-inline std::string u128_str(u128 x) {
-  if (u128_hi(x) != 0) {
-    char buf[48];
-    std::snprintf(buf, sizeof buf, "0x%llx:%llx", static_cast<unsigned long long>(u128_hi(x)),
-                  static_cast<unsigned long long>(u128_lo(x)));
-    return buf;
-  }
-  if (x == 0) return "0";
-  std::string s;
-  while (x != 0) {
-    s.insert(s.begin(), static_cast<char>('0' + static_cast<int>(x % 10)));
-    x /= 10;
-  }
-  return s;
-}
-
-inline std::string describe(const transfer& t) {
-  std::ostringstream os;
-  os << "{id " << u128_str(t.id) << " dr " << u128_str(t.debit_account_id) << " cr "
-     << u128_str(t.credit_account_id) << " amount " << u128_str(t.amount) << " pending_id "
-     << u128_str(t.pending_id) << " timeout " << t.timeout << " ledger " << t.ledger << " code "
-     << t.code << " flags 0x" << std::hex << t.flags << std::dec << " ts " << t.timestamp << "}";
-  return os.str();
-}
-
-inline std::string describe(const account& a) {
-  std::ostringstream os;
-  os << "{id " << u128_str(a.id) << " dp " << u128_str(a.debits_pending) << " dP "
-     << u128_str(a.debits_posted) << " cp " << u128_str(a.credits_pending) << " cP "
-     << u128_str(a.credits_posted) << " ledger " << a.ledger << " code " << a.code << " flags 0x"
-     << std::hex << a.flags << std::dec << " ts " << a.timestamp << "}";
-  return os.str();
-}
-
-inline std::string describe(const ledger_stats& s) {
-  std::ostringstream os;
-  os << "{ledger " << s.ledger << " accounts " << s.accounts << " posted " << s.transfers_posted
-     << " pending " << s.transfers_pending << " volume " << u128_str(s.volume_posted) << "}";
-  return os.str();
-}
-
 inline std::string describe(const result& r) {
   std::ostringstream os;
   os << "{" << r.status << " (" << name(static_cast<create_transfer_result>(r.status)) << ") ts "
      << r.timestamp << "}";
   return os.str();
-}
-
-template <wire_struct T>
-bool same_bytes(const T& a, const T& b) {
-  return std::memcmp(&a, &b, sizeof(T)) == 0;
 }
 
 template <class T>
@@ -258,25 +226,6 @@ inline account_filter make_filter(u128 account_id, std::uint32_t limit = batch_e
 }
 
 // ---------------------------------------------------------------------------------------
-// Clock
-
-struct manual_clock {
-  std::shared_ptr<std::atomic<std::uint64_t>> now = std::make_shared<std::atomic<std::uint64_t>>(0);
-
-  explicit manual_clock(std::uint64_t start_ns = 0) { now->store(start_ns); }
-  std::function<std::uint64_t()> fn() const {
-    auto p = now;
-    return [p] { return p->load(); };
-  }
-  std::uint64_t get() const { return now->load(); }
-  void set(std::uint64_t ns) const { now->store(ns); }
-  void advance(std::uint64_t ns) const { now->fetch_add(ns); }
-};
-
-// 2023-11-14 22:13:20 UTC.
-inline constexpr std::uint64_t epoch_2023_ns = 1'700'000'000ull * ns_per_s;
-
-// ---------------------------------------------------------------------------------------
 // Engines
 
 // A durable engine in `dir`, small and quick: 2 shards, 2 threads, a fast expiry sweep.
@@ -291,68 +240,11 @@ inline engine_config durable_config(const std::string& dir, const manual_clock& 
   return cfg;
 }
 
-inline constexpr auto reply_deadline = std::chrono::seconds(120);
-
-inline engine_reply get_reply(std::future<engine_reply> f, const char* what = "reply") {
-  if (f.wait_for(reply_deadline) != std::future_status::ready) {
-    std::fprintf(stderr, "journal test: no %s within %lld s: lost reply\n", what,
-                 static_cast<long long>(reply_deadline.count()));
-    std::abort();
-  }
-  return f.get();
-}
-
-inline std::vector<result> create_accounts(engine& e, std::span<const account> events) {
-  engine_reply r = get_reply(e.create_accounts(events), "create_accounts reply");
-  EXPECT_EQ(r.status, engine_status::ok) << name(r.status);
-  return std::move(r.results);
-}
-
-inline std::vector<result> create_transfers(engine& e, std::span<const transfer> events) {
-  engine_reply r = get_reply(e.create_transfers(events), "create_transfers reply");
-  EXPECT_EQ(r.status, engine_status::ok) << name(r.status);
-  return std::move(r.results);
-}
-
-inline std::vector<result> set_controls(engine& e, std::span<const account_controls> events) {
-  engine_reply r = get_reply(e.set_account_controls(events), "set_account_controls reply");
-  EXPECT_EQ(r.status, engine_status::ok) << name(r.status);
-  return std::move(r.results);
-}
-
-inline std::vector<account> lookup_accounts(engine& e, std::span<const u128> ids) {
-  std::vector<account> out;
-  for (std::size_t i = 0; i < ids.size(); i += batch_events_max) {
-    const std::size_t n = std::min<std::size_t>(batch_events_max, ids.size() - i);
-    engine_reply r = get_reply(e.lookup_accounts(ids.subspan(i, n)), "lookup_accounts reply");
-    EXPECT_EQ(r.status, engine_status::ok) << name(r.status);
-    out.insert(out.end(), r.accounts.begin(), r.accounts.end());
-  }
-  return out;
-}
-
-inline std::vector<transfer> lookup_transfers(engine& e, std::span<const u128> ids) {
-  std::vector<transfer> out;
-  for (std::size_t i = 0; i < ids.size(); i += batch_events_max) {
-    const std::size_t n = std::min<std::size_t>(batch_events_max, ids.size() - i);
-    engine_reply r = get_reply(e.lookup_transfers(ids.subspan(i, n)), "lookup_transfers reply");
-    EXPECT_EQ(r.status, engine_status::ok) << name(r.status);
-    out.insert(out.end(), r.transfers.begin(), r.transfers.end());
-  }
-  return out;
-}
-
 inline std::vector<transfer> account_transfers(engine& e, u128 account_id) {
   engine_reply r =
       get_reply(e.get_account_transfers(make_filter(account_id)), "get_account_transfers reply");
   EXPECT_EQ(r.status, engine_status::ok) << name(r.status);
   return std::move(r.transfers);
-}
-
-inline ledger_stats stats(engine& e, std::uint32_t ledger) {
-  engine_reply r = get_reply(e.get_ledger_stats(ledger), "get_ledger_stats reply");
-  EXPECT_EQ(r.status, engine_status::ok) << name(r.status);
-  return r.stats;
 }
 
 // Everything a client can see of a set of ids: accounts and transfers byte for byte, each
