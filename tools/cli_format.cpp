@@ -400,10 +400,17 @@ std::optional<std::vector<std::uint8_t>> parse_hex(std::string_view text) {
   return bytes;
 }
 
-std::optional<server_address> parse_server(std::string_view text, std::string& error) {
-  server_address a;
-  std::string_view port;
-  bool has_port = false;
+namespace {
+
+// HOST:PORT, [IPV6]:PORT or HOST alone, split apart; the port, when there is one, is still
+// text. Sets `error` when `text` is none of those.
+struct split_address {
+  std::string host;
+  std::optional<std::string_view> port;
+};
+
+std::optional<split_address> split_host_port(std::string_view text, std::string& error) {
+  split_address a;
   if (!text.empty() && text.front() == '[') {
     const std::size_t close = text.find(']');
     if (close == std::string_view::npos) {
@@ -417,8 +424,7 @@ std::optional<server_address> parse_server(std::string_view text, std::string& e
         error = "'" + std::string(text) + "': HOST:PORT or [IPV6]:PORT expected";
         return std::nullopt;
       }
-      port = rest.substr(1);
-      has_port = true;
+      a.port = rest.substr(1);
     }
   } else {
     const std::size_t colon = text.find(':');
@@ -427,25 +433,49 @@ std::optional<server_address> parse_server(std::string_view text, std::string& e
       return std::nullopt;
     }
     a.host = std::string(text.substr(0, colon));
-    if (colon != std::string_view::npos) {
-      port = text.substr(colon + 1);
-      has_port = true;
-    }
+    if (colon != std::string_view::npos) a.port = text.substr(colon + 1);
   }
   if (a.host.empty()) {
     error = "'" + std::string(text) + "': the host is missing (HOST:PORT)";
     return std::nullopt;
   }
-  if (has_port) {
-    const std::optional<std::uint64_t> p =
-        port.size() <= 5 ? parse_uint(port, UINT16_MAX) : std::nullopt;
-    if (!p || *p == 0 || port.starts_with("0x") || port.starts_with("0X")) {
+  return a;
+}
+
+// A decimal port from `min` to 65535.
+std::optional<std::uint16_t> parse_port(std::string_view port, std::uint16_t min) {
+  const std::optional<std::uint64_t> p =
+      port.size() <= 5 ? parse_uint(port, UINT16_MAX) : std::nullopt;
+  if (!p || *p < min || port.starts_with("0x") || port.starts_with("0X")) return std::nullopt;
+  return static_cast<std::uint16_t>(*p);
+}
+
+}  // namespace
+
+std::optional<server_address> parse_server(std::string_view text, std::string& error) {
+  std::optional<split_address> s = split_host_port(text, error);
+  if (!s) return std::nullopt;
+  server_address a{std::move(s->host)};
+  if (s->port) {
+    const std::optional<std::uint16_t> p = parse_port(*s->port, 1);
+    if (!p) {
       error = "'" + std::string(text) + "': the port must be a number from 1 to 65535";
       return std::nullopt;
     }
-    a.port = static_cast<std::uint16_t>(*p);
+    a.port = *p;
   }
   return a;
+}
+
+std::optional<server_address> parse_listen_address(std::string_view text, std::string& error) {
+  std::optional<split_address> s = split_host_port(text, error);
+  if (!s) return std::nullopt;
+  const std::optional<std::uint16_t> p = s->port ? parse_port(*s->port, 0) : std::nullopt;
+  if (!p) {
+    error = "'" + std::string(text) + "': HOST:PORT with a port from 0 to 65535 expected";
+    return std::nullopt;
+  }
+  return server_address{std::move(s->host), *p};
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 // The pure parts of the `remit` command-line client: number parsing and printing, flag lists,
-// the transfer file, the hints printed next to a failed result, and aligned tables. No I/O
+// the transfer file, the hints printed next to a failed result, and aligned tables; and the
+// HOST:PORT parsing that remitd and remit-load use too. No I/O
 // and no network: every function here is a function of its arguments, so it is unit tested
 // (tests/cli) without a server.
 //
@@ -57,6 +58,9 @@ struct server_address {
   std::uint16_t port = default_port;
 };
 std::optional<server_address> parse_server(std::string_view text, std::string& error);
+// An address to listen on (remitd's --listen and --metrics): HOST:PORT or [IPV6]:PORT with
+// the port required, 0 meaning any free port. Sets `error` when it is not one.
+std::optional<server_address> parse_listen_address(std::string_view text, std::string& error);
 
 // ---------------------------------------------------------------------------------------
 // Flag lists: comma-separated names as PROTOCOL.md spells them ("linked,pending"); `-` may

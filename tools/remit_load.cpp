@@ -76,6 +76,7 @@
 #include "engine/reference_ledger.hpp"
 #include "engine/types.hpp"
 #include "gateway/client/client.hpp"
+#include "tools/cli_format.hpp"
 #include "tools/histogram.hpp"
 #include "tools/workload.hpp"
 
@@ -403,16 +404,15 @@ std::unique_ptr<load_target> make_target(const options& o, bool scratch, std::st
     c.snapshot_at_shutdown = !scratch;
     return std::make_unique<embedded_target>(std::move(c));
   }
-  if (const auto colon = o.target.rfind(':'); colon != std::string::npos) {
-    client::config c;
-    c.host = o.target.substr(0, colon);
-    const std::string port = o.target.substr(colon + 1);
-    if (c.host.empty() || port.empty() || port.size() > 5 ||
-        port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) > 65535) {
-      why = "--target " + o.target + ": expected HOST:PORT";
+  if (o.target.find(':') != std::string::npos) {
+    const auto at = cli::parse_server(o.target, why);
+    if (!at) {
+      why = "--target " + why;
       return nullptr;
     }
-    c.port = static_cast<std::uint16_t>(std::stoul(port));
+    client::config c;
+    c.host = at->host;
+    c.port = at->port;
     c.batching = false;
     c.mac = o.mac;
     try {

@@ -30,6 +30,7 @@
 #include "actors/engine.hpp"
 #include "gateway/codec/keys.hpp"
 #include "gateway/server/server.hpp"
+#include "tools/cli_format.hpp"
 
 namespace {
 
@@ -44,21 +45,6 @@ void log_line(std::string_view line) {
   std::lock_guard<std::mutex> lock(log_mutex);
   std::fprintf(stderr, "%s remitd: %.*s\n", stamp, static_cast<int>(line.size()), line.data());
   std::fflush(stderr);
-}
-
-bool split_address(const std::string& s, std::string& host, std::uint16_t& port) {
-  const auto colon = s.rfind(':');
-  if (colon == std::string::npos || colon == 0) return false;
-  host = s.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  const std::string p = s.substr(colon + 1);
-  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos)
-    return false;
-  const unsigned long v = std::stoul(p);
-  if (v > 65535) return false;
-  port = static_cast<std::uint16_t>(v);
-  return true;
 }
 
 // Creates the keys file with one admin key; false (with `why`) when that fails.
@@ -129,19 +115,22 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "remitd: --tls-cert and --tls-key go together\n");
     return 2;
   }
-  std::uint16_t port = 0;
-  if (!split_address(listen, scfg.host, port)) {
-    std::fprintf(stderr, "remitd: --listen must be HOST:PORT, got '%s'\n", listen.c_str());
+  std::string why;
+  const auto listen_at = remit::cli::parse_listen_address(listen, why);
+  if (!listen_at) {
+    std::fprintf(stderr, "remitd: --listen: %s\n", why.c_str());
     return 2;
   }
-  scfg.port = port;
-  std::string metrics_host;
-  std::uint16_t metrics_port = 0;
+  scfg.host = listen_at->host;
+  scfg.port = listen_at->port;
   const bool metrics_on = metrics_address != "off";
-  if (metrics_on && !split_address(metrics_address, metrics_host, metrics_port)) {
-    std::fprintf(stderr, "remitd: --metrics must be HOST:PORT or off, got '%s'\n",
-                 metrics_address.c_str());
-    return 2;
+  std::optional<remit::cli::server_address> metrics_at;
+  if (metrics_on) {
+    metrics_at = remit::cli::parse_listen_address(metrics_address, why);
+    if (!metrics_at) {
+      std::fprintf(stderr, "remitd: --metrics (HOST:PORT or off): %s\n", why.c_str());
+      return 2;
+    }
   }
 
   // SIGINT and SIGTERM are taken by sigwait below; block them before any thread starts so
@@ -161,7 +150,6 @@ int main(int argc, char** argv) {
   }
   if (keys_path.empty()) keys_path = (std::filesystem::path(data_dir) / "keys").string();
   if (!std::filesystem::exists(keys_path)) {
-    std::string why;
     if (!create_keys_file(keys_path, why)) {
       log_line("cannot create the keys file: " + why);
       return 1;
@@ -169,7 +157,6 @@ int main(int argc, char** argv) {
     log_line("created keys file " + keys_path +
              " with key 'admin' (permissions 7); keep it private");
   }
-  std::string why;
   auto keys = remit::codec::read_keys_file(keys_path, why);
   if (!keys) {
     log_line("keys: " + why);
@@ -211,7 +198,7 @@ int main(int argc, char** argv) {
   try {
     server.emplace(*engine, scfg);
     server->set_logger(log_line);
-    if (metrics_on) metrics.emplace(*server, metrics_host, metrics_port);
+    if (metrics_on) metrics.emplace(*server, metrics_at->host, metrics_at->port);
   } catch (const std::exception& e) {
     log_line(e.what());
     server.reset();
@@ -220,7 +207,7 @@ int main(int argc, char** argv) {
   }
   log_line("listening on " + scfg.host + ":" + std::to_string(server->port()) +
            (tls_cert.empty() ? "" : " (TLS)") +
-           (metrics ? ", metrics on http://" + metrics_host + ":" +
+           (metrics ? ", metrics on http://" + metrics_at->host + ":" +
                           std::to_string(metrics->port()) + "/metrics"
                     : std::string()));
   if (!port_file.empty()) {

@@ -146,6 +146,34 @@ TEST(ParseServer, HostPortForms) {
   }
 }
 
+// Where remitd listens: the port is required and 0 (any free port) is allowed.
+TEST(ParseServer, ListenAddresses) {
+  const server_row rows[] = {
+      {"127.0.0.1:7400", "127.0.0.1", 7400},
+      {"127.0.0.1:0", "127.0.0.1", 0},
+      {"0.0.0.0:65535", "0.0.0.0", 65535},
+      {"[::1]:0", "::1", 0},
+      {"localhost", std::nullopt},
+      {"[::1]", std::nullopt},
+      {"host:", std::nullopt},
+      {":7400", std::nullopt},
+      {"host:65536", std::nullopt},
+      {"host:0x10", std::nullopt},
+      {"::1:7400", std::nullopt},
+      {"off", std::nullopt},
+  };
+  for (const server_row& row : rows) {
+    std::string error;
+    const std::optional<server_address> a = parse_listen_address(row.text, error);
+    EXPECT_EQ(a.has_value(), row.host.has_value()) << "'" << row.text << "'";
+    EXPECT_EQ(error.empty(), row.host.has_value()) << "'" << row.text << "'";
+    if (a && row.host) {
+      EXPECT_EQ(a->host, *row.host);
+      EXPECT_EQ(a->port, row.port);
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 // Flag lists
 
