@@ -91,14 +91,17 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   std::vector<std::weak_ptr<session_base>> waiters;
 
   std::atomic<bool> stopping{false};
+  std::atomic<bool> fail_stop_logged{false};
   bool stopped = false;  // under sessions_mutex
-  std::function<void(std::string_view)> log;
+  std::mutex log_mutex;  // lines are rare (auth failures, fail-stop): a lock is cheap here
+  std::function<void(std::string_view)> log;  // under log_mutex
 
   void accept();
   template <class Stream>
   void start_session(Stream&& s, std::string address);
 
   void say(std::string_view line) {
+    std::lock_guard<std::mutex> lock(log_mutex);
     if (log) log(line);
   }
 
@@ -412,12 +415,11 @@ class session final : public session_base, public std::enable_shared_from_this<s
     }
     if (const status s = codec::check_request(h, body, permissions_, srv_.cfg.event_count_max);
         s != status::ok) {
+      // Every status of step 3 lets the session go on (section 5).
+      REMIT_ASSERT(!codec::closes_session(s));
       sequence_checked_ = false;
       count(h.opcode, s, 0);
-      if (codec::closes_session(s))
-        fail(s, h.opcode, h.request_id, "");
-      else
-        send(h.opcode, 0, h.request_id, s, {}, false);
+      send(h.opcode, 0, h.request_id, s, {}, false);
       return true;
     }
     const auto op = static_cast<codec::opcode>(h.opcode);
@@ -549,7 +551,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
               std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - start)
                   .count()),
           count_out);
-    if (s == status::storage_failed)
+    // Logged once: after fail-stop every write is answered storage_failed.
+    if (s == status::storage_failed && !srv_.fail_stop_logged.exchange(true))
       srv_.say("fail-stop: the journal cannot write; no more writes are taken");
     asio::post(stream_.get_executor(), [self = this->shared_from_this(), frame = std::move(frame),
                                         op_index, request_id, s, count_out]() mutable {
@@ -618,7 +621,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
 
   // Answers with a status that closes the session, then closes it once written.
   void fail(status s, std::uint16_t op, std::uint64_t request_id, std::string_view reason) {
-    if (op < metrics::opcodes) count(op, s, 0);
+    count(op, s, 0);
     authenticated_ = phase_ == phase::open || phase_ == phase::draining;
     phase_ = phase::closing;
     // A peer that does not read its last answer is not waited for long.
@@ -951,6 +954,7 @@ void server::set_keys(std::vector<codec::key_entry> keys) {
 }
 
 void server::set_logger(std::function<void(std::string_view)> log) {
+  std::lock_guard<std::mutex> lock(impl_->log_mutex);
   impl_->log = std::move(log);
 }
 

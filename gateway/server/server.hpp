@@ -122,8 +122,8 @@ class server {
   // closed (or drain_timeout passed) and the I/O threads have ended.
   void stop();
 
-  // Called (on an I/O thread) for lines worth logging: auth failures, fail-stop. Set before
-  // traffic arrives. Never given a secret.
+  // Called, one line at a time (on an I/O or engine thread), for lines worth logging: auth
+  // failures, and fail-stop once. May be set at any time. Never given a secret.
   void set_logger(std::function<void(std::string_view)> log);
 
   struct impl;

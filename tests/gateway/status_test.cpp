@@ -557,6 +557,12 @@ TEST(status_engine, storage_failed_closes_and_writes_stop) {
     ecfg.faults = std::make_shared<storage_faults>();
     auto faults = ecfg.faults;
     harness h(server_defaults(), ecfg);
+    std::mutex log_mutex;
+    std::vector<std::string> log;
+    h.srv().set_logger([&](std::string_view line) {
+      std::lock_guard<std::mutex> lock(log_mutex);
+      log.emplace_back(line);
+    });
     auto c = h.session(mac);
     ASSERT_TRUE(c);
     create_accounts_ok(*c, {make_account(1), make_account(2)});
@@ -573,6 +579,12 @@ TEST(status_engine, storage_failed_closes_and_writes_stop) {
     ASSERT_TRUE(f);
     EXPECT_EQ(f->st(), status::storage_failed);
     EXPECT_TRUE(d->closed());
+    // Fail-stop is logged once, however many writes are refused after it.
+    std::lock_guard<std::mutex> lock(log_mutex);
+    EXPECT_EQ(std::count_if(log.begin(), log.end(),
+                            [](const std::string& l) { return l.find("fail-stop") != l.npos; }),
+              1)
+        << "log lines: " << log.size();
   }
 }
 
