@@ -124,6 +124,24 @@ struct account_actor_state {
     return out;
   }
 
+  // Lowers a held reservation to the amount its transfer will move. With both balancing
+  // flags the credit side reserves first what it can take, and the debit side may then allow
+  // less: from then on the hold, and the view of the chain's later legs, must be the
+  // decided amount, not the first side's.
+  void adjust(std::uint64_t key, u128 amount) {
+    for (reservation& r : inflight) {
+      if (r.key != key) continue;
+      REMIT_ASSERT(amount <= r.amount);
+      REMIT_ASSERT(r.kind == transfer_kind::plain || r.kind == transfer_kind::pending);
+      drop_hold(r);
+      r.amount = amount;
+      add_hold(r);
+      return;
+    }
+    // Not held any more: its transfer was decided (a later step of its chain failed at the
+    // driver) and settle() already dropped the hold it had added.
+  }
+
   // Applies every published decision, in reservation order.
   void settle() {
     std::size_t kept = 0;
@@ -174,6 +192,9 @@ account_actor::behavior_type account_behavior(account_pointer self, account_stat
               break;
             case entry_op::set_controls:
               st.s.controls = w->controls_in[e.slot];
+              break;
+            case entry_op::adjust:
+              st.adjust(e.key, e.amount);
               break;
           }
         }

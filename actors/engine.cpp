@@ -25,6 +25,8 @@ std::string_view name(engine_status s) {
       return "shutting_down";
     case engine_status::storage_failed:
       return "storage_failed";
+    case engine_status::too_many_events:
+      return "too_many_events";
   }
   return "unknown";
 }
@@ -199,10 +201,12 @@ void engine::submit(actors::request_op op, std::size_t events, bool stamps, Fill
     r.status = s;
     cb(std::move(r));
   };
-  const bool writes = op == actors::request_op::create_accounts ||
-                      op == actors::request_op::create_transfers ||
-                      op == actors::request_op::set_account_controls;
-  if (writes && storage_failed_.load()) return refuse(engine_status::storage_failed);
+  // After a failed write or sync nothing is answered from memory any more: it may hold
+  // decisions that never became durable (fail-stop).
+  if (storage_failed_.load()) return refuse(engine_status::storage_failed);
+  // A batch is bounded so that a request's decisions fit in one journal record each kind,
+  // and so a linked chain is never split across records (a torn tail could cut it).
+  if (events > batch_events_max) return refuse(engine_status::too_many_events);
   const auto n_events = static_cast<std::uint32_t>(events);
   // Announce the call before looking at `stopping_`, and shutdown sets `stopping_` before
   // it looks at the announcements (both seq_cst): either this call sees the shutdown and

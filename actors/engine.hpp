@@ -39,7 +39,14 @@ class reference_ledger;
 struct storage_faults;
 
 // How a call was answered, apart from its per-event results.
-enum class engine_status : std::uint8_t { ok, overloaded, shutting_down, storage_failed };
+// `too_many_events`: the call carried more than batch_events_max events (nothing was done).
+enum class engine_status : std::uint8_t {
+  ok,
+  overloaded,
+  shutting_down,
+  storage_failed,
+  too_many_events,
+};
 std::string_view name(engine_status s);
 
 struct engine_config {

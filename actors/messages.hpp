@@ -153,6 +153,7 @@ enum class entry_op : std::uint8_t {
   release,       // an expired pending transfer: move its amount out of pending
   lookup,        // copy the account into a slot
   set_controls,  // replace the account's controls
+  adjust,        // lower a held reservation to the amount decided for it (`key`, `amount`)
 };
 
 // The decision on one reservation. The driver creates one cell per leg; the account keeps
@@ -178,7 +179,7 @@ struct wave_entry {
   std::uint64_t key = 0;      // reservation key, unique per engine
   std::uint64_t chain = 0;    // linked chain id (0: none), for the per-chain overlay
   std::uint64_t timestamp = 0;
-  u128 amount = 0;                // reserve: requested; commit: decided; release: pending amount
+  u128 amount = 0;                // reserve: requested; adjust: decided; release: pending amount
   u128 pending_amount = 0;        // post and void: the pending transfer's amount
   decision_cell* cell = nullptr;  // reserve: where the decision will be published
 };

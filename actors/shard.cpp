@@ -64,7 +64,9 @@ struct shard_state {
   id_map<std::uint32_t> account_index;
   id_map<std::uint64_t> claimed_transfers;
   id_map<std::uint64_t> claimed_accounts;
-  std::deque<claim_ptr> waiting;
+  std::deque<claim_ptr> waiting;           // in arrival order
+  id_map<std::uint32_t> wanted_transfers;  // key -> waiting claims that name it
+  id_map<std::uint32_t> wanted_accounts;
   std::map<std::uint32_t, ledger_stats> stats;
   id_map<std::uint32_t> history_index;
   std::vector<std::vector<std::uint32_t>> histories;  // record indices by timestamp
@@ -197,12 +199,16 @@ void job::sync_then_answer() {
 }
 
 void job::on_synced(bool ok) {
-  // After a storage failure writes are not acknowledged; reads still answer (fail-stop
-  // stops writes, not the service of what is in memory).
-  const bool write = req_->op == request_op::create_accounts ||
-                     req_->op == request_op::create_transfers ||
-                     req_->op == request_op::set_account_controls;
-  if (!ok && write) req_->status = engine_status::storage_failed;
+  // A failed sync means that decisions this answer may report, or that what it read
+  // depended on, never became durable: a lookup could show a transfer that recovery will
+  // not have. So no answer of any kind goes out after it (fail-stop), reads included.
+  if (!ok) {
+    req_->status = engine_status::storage_failed;
+    req_->results.clear();
+    req_->accounts_out.clear();
+    req_->transfers_out.clear();
+    req_->stats_out = ledger_stats{};
+  }
   answer(req_);
   self_->state.jobs.erase(id_);  // destroys this
 }
@@ -488,6 +494,17 @@ class transfer_batch final : public job {
     next_.add(account_id, acct.handle, w);
   }
 
+  void emit_adjust(const leg& l, u128 amount) {
+    const dir_entry* acct = account_of(l.account_id);
+    REMIT_ASSERT(acct != nullptr);
+    wave_entry w;
+    w.op = entry_op::adjust;
+    w.debit = l.debit;
+    w.key = l.key;
+    w.amount = amount;
+    next_.add(l.account_id, acct->handle, w);
+  }
+
   // Starts the current event of unit u: either it is answered at once (it fails here, or
   // it exists), or its legs go into the next round.
   void advance(std::uint32_t u) {
@@ -600,6 +617,9 @@ class transfer_batch final : public job {
       un.legs[i].amount = amount;
       un.held.push_back(un.legs[i]);
     }
+    // With both balancing flags the credit side held what it could take and the debit side
+    // may have allowed less: the later steps of a chain must see the amount that moves.
+    const bool first_held_more = un.phase == 3 && reserved[0] && un.first_reply.amount > amount;
     un.leg_count = 0;
     if (code != ctr::ok) return fail(u, e, code);
 
@@ -628,10 +648,17 @@ class transfer_batch final : public job {
     }
     req_->results[e] = result{0, 0, ts};
     if (e < un.last) {
+      // Before the next step's legs, in the same wave: an account applies its entries in
+      // order. (A unit that ends here is decided this round, which releases the hold whole.)
+      if (first_held_more) emit_adjust(un.legs[0], amount);
       un.step += 1;
       return advance(u);
     }
     decide(un, decision::commit);
+    // A unit's records go into one journal record (journal_batch::add starts a new one only
+    // when full), so a torn tail never replays half a chain.
+    static_assert(std::uint64_t{batch_events_max} * sizeof(journal::committed_transfer) <=
+                  journal::record_payload_max);
     for (std::uint32_t i = un.first; i <= un.last; ++i) {
       const transfer_record& rec = tkeys_[claims_.index_of(req_->transfers[i].id)].rec;
       journal::committed_transfer c{};
@@ -848,34 +875,74 @@ class account_batch final : public job {
 };
 
 // ---------------------------------------------------------------------------------------
-// LOOKUP_ACCOUNTS and SET_ACCOUNT_CONTROLS: one wave to the accounts.
+// LOOKUP_ACCOUNTS: one wave to the accounts.
 
-class account_wave_job final : public job {
+class lookup_accounts_job final : public job {
  public:
-  account_wave_job(shard_pointer self, std::uint64_t id, request_ptr req)
+  lookup_accounts_job(shard_pointer self, std::uint64_t id, request_ptr req)
       : job(self, id, std::move(req)) {}
 
   void start() override {
     auto& dir = self_->state.directory;
-    if (req_->op == request_op::lookup_accounts) {
-      for (const u128 id : req_->ids) {
-        const dir_entry* d = id == 0 ? nullptr : dir.find(id);
-        if (d == nullptr) continue;
-        wave_entry w;
-        w.op = entry_op::lookup;
-        w.slot = builder_.add_lookup_slot();
-        builder_.add(id, d->handle, w);
-      }
-      if (builder_.empty()) return finish();
-      current_ = builder_.send(self_, id_);
-      return;
+    for (const u128 id : req_->ids) {
+      const dir_entry* d = id == 0 ? nullptr : dir.find(id);
+      if (d == nullptr) continue;
+      wave_entry w;
+      w.op = entry_op::lookup;
+      w.slot = builder_.add_lookup_slot();
+      builder_.add(id, d->handle, w);
     }
-    // SET_ACCOUNT_CONTROLS: checks in the order of PROTOCOL.md section 4.
-    req_->results.assign(req_->controls.size(), result{});
+    if (builder_.empty()) return sync_then_answer();
+    current_ = builder_.send(self_, id_);
+  }
+
+  void on_done() override {
+    REMIT_ASSERT(current_->outstanding.load(std::memory_order_acquire) == 0);
+    req_->accounts_out = std::move(current_->accounts_out);
+    current_.reset();
+    sync_then_answer();
+  }
+
+ private:
+  wave_builder builder_;
+  wave_ptr current_;
+};
+
+// ---------------------------------------------------------------------------------------
+// SET_ACCOUNT_CONTROLS: the account ids are claimed at their owners first, like transfer
+// ids, so that two requests changing one account reach the journal and the account in the
+// same order (replay must give the state that was live).
+
+class controls_job final : public job {
+ public:
+  controls_job(shard_pointer self, std::uint64_t id, request_ptr req)
+      : job(self, id, std::move(req)), claims_(self, id, true) {}
+
+  void start() override {
+    // Checks in the order of PROTOCOL.md section 4; existence is checked once claimed.
+    const std::size_t n = req_->controls.size();
+    req_->results.assign(n, result{});
+    alone_.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const account_controls& c = req_->controls[i];
+      alone_[i] = validate_controls(c);
+      if (alone_[i] == set_controls_result::ok && c.account_id != 0) claims_.add(c.account_id);
+    }
+    if (!claims_.next()) apply();
+  }
+
+  void on_claimed(const claim_ptr&) override {
+    if (!claims_.next()) apply();
+  }
+
+ private:
+  void apply() {
+    auto& dir = self_->state.directory;
     auto records = caf::make_counted<journal_batch>();
+    wave_builder builder;
     for (std::size_t i = 0; i < req_->controls.size(); ++i) {
       const account_controls& c = req_->controls[i];
-      set_controls_result code = validate_controls(c);
+      set_controls_result code = alone_[i];
       const dir_entry* d = nullptr;
       if (code == set_controls_result::ok) {
         d = c.account_id == 0 ? nullptr : dir.find(c.account_id);
@@ -886,26 +953,19 @@ class account_wave_job final : public job {
       records->add(journal::record_type::controls_set, c);
       wave_entry w;
       w.op = entry_op::set_controls;
-      w.slot = builder_.add_controls(controls_of(c));
-      builder_.add(c.account_id, d->handle, w);
+      w.slot = builder.add_controls(controls_of(c));
+      builder.add(c.account_id, d->handle, w);
     }
-    journal_append(records);  // before the accounts see the change
-    if (!builder_.empty()) builder_.send(self_, 0);
-    finish();
+    // Journal first, then the accounts, then the claims go: the next change of the same
+    // account is journaled and enqueued after this one.
+    journal_append(records);
+    if (!builder.empty()) builder.send(self_, 0);
+    claims_.release([](release_set&, u128, std::uint32_t) {});
+    sync_then_answer();
   }
 
-  void on_done() override {
-    REMIT_ASSERT(current_->outstanding.load(std::memory_order_acquire) == 0);
-    req_->accounts_out = std::move(current_->accounts_out);
-    current_.reset();
-    finish();
-  }
-
- private:
-  void finish() { sync_then_answer(); }
-
-  wave_builder builder_;
-  wave_ptr current_;
+  claims claims_;
+  std::vector<set_controls_result> alone_;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -1036,15 +1096,62 @@ bool try_grant(shard_state& st, claim_set& c) {
   return true;
 }
 
+// Claims are granted first come, first served per key: a claim never overtakes an earlier
+// waiting claim on one of its keys. Otherwise a batch that needs many keys could wait
+// forever behind a stream of single-key claims that each find their key free.
+bool wanted_by_waiting(const shard_state& st, const claim_set& c) {
+  const auto& wanted = c.accounts ? st.wanted_accounts : st.wanted_transfers;
+  if (wanted.empty()) return false;
+  for (const u128 k : c.keys)
+    if (wanted.contains(k)) return true;
+  return false;
+}
+
+void count_wanted(shard_state& st, const claim_set& c, bool add) {
+  auto& wanted = c.accounts ? st.wanted_accounts : st.wanted_transfers;
+  for (const u128 k : c.keys) {
+    std::uint32_t* n = wanted.find(k);
+    if (add) {
+      if (n == nullptr) {
+        wanted.insert(k, 1);
+      } else {
+        *n += 1;
+      }
+      continue;
+    }
+    REMIT_ASSERT(n != nullptr && *n > 0);
+    if (--*n == 0) wanted.erase(k);
+  }
+}
+
+void claim_or_wait(shard_pointer self, const claim_ptr& c) {
+  auto& st = self->state;
+  if (!wanted_by_waiting(st, *c) && try_grant(st, *c)) {
+    send_to(self, c->driver, claimed_atom::value, c);
+    return;
+  }
+  count_wanted(st, *c, true);
+  st.waiting.push_back(c);
+}
+
 void grant_waiting(shard_pointer self) {
   auto& st = self->state;
+  // Keys of the claims that stay waiting, ahead of the one looked at.
+  id_map<bool> blocked_transfers;
+  id_map<bool> blocked_accounts;
   for (auto it = st.waiting.begin(); it != st.waiting.end();) {
-    if (try_grant(st, **it)) {
-      send_to(self, (*it)->driver, claimed_atom::value, *it);
+    claim_set& c = **it;
+    auto& blocked = c.accounts ? blocked_accounts : blocked_transfers;
+    bool behind = false;
+    for (const u128 k : c.keys) behind = behind || blocked.contains(k);
+    if (!behind && try_grant(st, c)) {
+      count_wanted(st, c, false);
+      send_to(self, c.driver, claimed_atom::value, *it);
       it = st.waiting.erase(it);
-    } else {
-      ++it;
+      continue;
     }
+    for (const u128 k : c.keys) blocked.insert(k, true);
+    ++it;
   }
 }
 
@@ -1214,8 +1321,10 @@ shard_actor::behavior_type shard_behavior(shard_pointer self, shard_config cfg) 
             j = std::make_unique<account_batch>(self, id, req);
             break;
           case request_op::lookup_accounts:
+            j = std::make_unique<lookup_accounts_job>(self, id, req);
+            break;
           case request_op::set_account_controls:
-            j = std::make_unique<account_wave_job>(self, id, req);
+            j = std::make_unique<controls_job>(self, id, req);
             break;
           case request_op::lookup_transfers:
           case request_op::get_account_transfers:
@@ -1233,11 +1342,7 @@ shard_actor::behavior_type shard_behavior(shard_pointer self, shard_config cfg) 
       },
       [self](claim_atom, const claim_ptr& c) {
         const auto handoff = received(self);
-        if (try_grant(self->state, *c)) {
-          send_to(self, c->driver, claimed_atom::value, c);
-        } else {
-          self->state.waiting.push_back(c);
-        }
+        claim_or_wait(self, c);
       },
       [self](claimed_atom, const claim_ptr& c) {
         const auto handoff = received(self);

@@ -283,15 +283,21 @@ void apply_debit(account_state& dr, transfer_kind kind, u128 amount, std::uint64
     REMIT_ASSERT(!add_overflows(a.debits_pending, amount));
     a.debits_pending += amount;
   }
-  // Transfers in flight at the same time may commit out of timestamp order; a debit of a
-  // day that is already over counts for that day, not for today.
+  // Transfers in flight at the same time may commit out of timestamp order: a debit counts
+  // for the day of its own timestamp (account_state). The result does not depend on the
+  // order in which debits are applied, so replay in journal order gives the live sums.
   const std::uint64_t day = utc_day(timestamp_ns);
-  if (day < dr.daily_day) return;
   if (day > dr.daily_day) {
-    dr.daily_day = day;
+    dr.daily_debited_before = day == dr.daily_day + 1 ? dr.daily_debited : 0;
     dr.daily_debited = 0;
+    dr.daily_day = day;
   }
-  dr.daily_debited = add_saturating(dr.daily_debited, amount);
+  if (day == dr.daily_day) {
+    dr.daily_debited = add_saturating(dr.daily_debited, amount);
+  } else if (day + 1 == dr.daily_day) {
+    dr.daily_debited_before = add_saturating(dr.daily_debited_before, amount);
+  }
+  // An older day is no longer tracked; with a daily cap such a debit was refused.
 }
 
 void apply_credit(account_state& cr, transfer_kind kind, u128 amount) {

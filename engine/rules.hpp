@@ -52,11 +52,21 @@ struct controls_state {
 };
 
 // One account's committed state: the wire view (balances, identity, timestamp), its
-// controls, and the sum debited on the UTC day `daily_day` (days since the epoch).
+// controls, and the sums debited on the UTC day `daily_day` (days since the epoch) and on
+// the day before it.
+//
+// Why two days: timestamps are given when a request arrives, and requests in flight at the
+// same time commit in any order, so a debit stamped 23:59:59.999 may still be deciding when
+// a debit stamped 00:00 the next day has committed. It must still be checked against, and
+// counted in, its own day's sum. A debit stamped earlier still (a request in flight for over
+// a day) is refused when the account has a daily cap: its day's sum is no longer known.
+// `daily_debited_before` is not part of a snapshot: after recovery no request is stamped
+// before the last timestamp, so the day before `daily_day` can no longer be asked about.
 struct account_state {
   account a{};
   controls_state controls{};
-  u128 daily_debited = 0;
+  u128 daily_debited = 0;         // on daily_day
+  u128 daily_debited_before = 0;  // on daily_day - 1
   std::uint64_t daily_day = 0;
 };
 
@@ -72,9 +82,14 @@ inline std::uint64_t utc_day(std::uint64_t timestamp_ns) {
   return timestamp_ns / ns_per_day;
 }
 
-// The sum debited on the UTC day of `timestamp_ns`, by transfers already decided.
+// The sum debited on the UTC day of `timestamp_ns`, by transfers already decided; u128_max
+// (as good as over any cap) for a day older than the two that are kept.
 inline u128 daily_debited_on(const account_state& s, std::uint64_t timestamp_ns) {
-  return s.daily_day == utc_day(timestamp_ns) ? s.daily_debited : 0;
+  const std::uint64_t day = utc_day(timestamp_ns);
+  if (day > s.daily_day) return 0;
+  if (day == s.daily_day) return s.daily_debited;
+  if (day + 1 == s.daily_day) return s.daily_debited_before;
+  return u128_max;
 }
 
 // ---------------------------------------------------------------------------------------
