@@ -57,7 +57,7 @@ struct engine_config {
   std::string scheduler_policy = "sharing";
   std::uint32_t inflight_requests_max = 4096;
   std::uint32_t inflight_events_max = 1u << 20;
-  std::uint32_t expiry_interval_ms = 1000;
+  std::uint32_t expiry_interval_ms = 250;
   // Durability: with it on, every answer waits until the journal in `data_dir` holds the
   // decisions it reports or depended on (fdatasync), and the engine recovers from that
   // directory when it starts. With it off nothing is written.

@@ -36,7 +36,7 @@ struct shard_config {
   std::uint32_t index = 0;
   std::uint32_t count = 1;
   std::function<std::uint64_t()> clock;  // ns since the epoch
-  std::uint32_t expiry_interval_ms = 1000;
+  std::uint32_t expiry_interval_ms = 250;
   journal_actor journal;  // invalid when durability is off
 };
 
