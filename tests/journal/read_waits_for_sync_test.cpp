@@ -141,8 +141,7 @@ TEST_P(JournalReadsWaitForSync, ReadsAndExistsAreNotAnsweredBeforeTheSync) {
     EXPECT_FALSE(shows_effect(static_cast<read>(i), calls[i].future.get()))
         << names[i] << " reported a decision that was not yet synced";
   }
-  std::printf("[ info ] %d of %d reads answered before the sync (without its effect)\n", early,
-              static_cast<int>(reads));
+  std::printf("[ info ] %d of %d reads answered before the sync\n", early, static_cast<int>(reads));
 
   // The gate opens: everything answers, the reads with the effect.
   gate_open.store(true);
