@@ -3,10 +3,23 @@
 #include <chrono>
 #include <cstdio>
 #include <deque>
+#include <thread>
 
 #include "engine/assert.hpp"
 
 namespace remit::actors {
+
+namespace {
+
+// Test hook: waits while storage_faults::hold_sync is set.
+void wait_at_sync_gate(storage_faults& f) {
+  if (!f.hold_sync.load()) return;
+  f.syncs_held.fetch_add(1);
+  while (f.hold_sync.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  f.syncs_held.fetch_sub(1);
+}
+
+}  // namespace
 
 journal_writer::journal_writer(journal_config cfg)
     : cfg_(std::move(cfg)), files_(cfg_.dir, cfg_.faults) {}
@@ -49,6 +62,7 @@ void journal_writer::run() {
     }
     std::string why;
     bool ok = files_.append(group, why);
+    if (cfg_.faults) wait_at_sync_gate(*cfg_.faults);
     const auto t0 = std::chrono::steady_clock::now();
     ok = ok && files_.sync(why);
     const auto t1 = std::chrono::steady_clock::now();

@@ -26,6 +26,10 @@ namespace remit {
 struct storage_faults {
   std::atomic<bool> fail_write{false};
   std::atomic<bool> fail_sync{false};
+  // While hold_sync is true the journal writer waits before each fdatasync; syncs_held
+  // counts the writers waiting there (tests of answers that must wait for a sync).
+  std::atomic<bool> hold_sync{false};
+  std::atomic<std::uint32_t> syncs_held{0};
 };
 
 namespace storage {

@@ -3,7 +3,7 @@
 // posts, over many trials. Whatever wins, the hold is released exactly once:
 //   - the post is ok (and then its timestamp is before the expiry), the amount is posted;
 //   - or it is pending_transfer_expired, and the sweep gives the amount back;
-// never both, and the pending balances end at 0.
+// never both, and the pending balances end at 0. Both outcomes must happen over the trials.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -92,6 +92,11 @@ TEST(post_vs_expiry_race_test, the_hold_is_released_exactly_once) {
     const std::vector<transfer> resolve = {is_void ? make_void(post_id, pid)
                                                    : make_post(post_id, pid, k % 2 ? 0 : amount)};
     sync.arrive_and_wait();
+    // The mover needs a moment to wake up: wait a varied while before posting too, so that
+    // either side moves first often enough.
+    const auto post_at = std::chrono::steady_clock::now() + std::chrono::microseconds(k % 8 * 60);
+    while (std::chrono::steady_clock::now() < post_at) {
+    }
     auto future = eng.create_transfers(resolve);
     sync.arrive_and_wait();
     const engine_reply reply = get_reply(std::move(future));
@@ -118,6 +123,9 @@ TEST(post_vs_expiry_race_test, the_hold_is_released_exactly_once) {
   }
   guard.done = true;
   std::printf("  %d resolved before the expiry, %d expired\n", ok, expired);
+  // The race went both ways.
+  EXPECT_GT(ok, 0) << "no post or void ever beat the expiry";
+  EXPECT_GT(expired, 0) << "the expiry never beat the post or void";
   const ledger_stats s = stats(eng, 1);
   EXPECT_EQ(s.transfers_pending, 0u);
   // The funding, and the posts that won (voids are not counted).

@@ -4,13 +4,16 @@
 // `id_already_failed` when it failed on state); the money moves once.
 //
 // Trials vary the batches the id travels in: alone (routed to the id's owner shard), and
-// beside other events (routed round robin, so the claim crosses shards).
+// beside other events (routed round robin, so the claim crosses shards). Each test counts
+// who won and requires that every racer, and every shape of batch, won some trials: a loop
+// in which one side always won would not have raced at all.
 //
 // claim_collision_test: the reproduction of a bug this suite found (see there).
 #include <gtest/gtest.h>
 
 #include <barrier>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -43,7 +46,9 @@ TEST(claim_collision_test, an_account_sent_twice_at_once_is_created_once) {
   engine_config cfg = test_config(2, 2);
   engine eng(cfg);
   int created_twice = 0;
-  constexpr int collision_trials = 50;
+  int a_won = 0;
+  int b_won = 0;
+  constexpr int collision_trials = 300;
   for (int k = 0; k < collision_trials; ++k) {
     // Even calls go to shard 0, odd calls to shard 1: both shards are at the same job number.
     const u128 id = 1'000 + static_cast<std::uint64_t>(k);
@@ -58,12 +63,18 @@ TEST(claim_collision_test, an_account_sent_twice_at_once_is_created_once) {
     const std::uint32_t sa = ra.results[0].status;
     const std::uint32_t sb = rb.results[0].status;
     if (sa == 0 && sb == 0) ++created_twice;
+    a_won += sa == 0 && sb == 3;
+    b_won += sa == 3 && sb == 0;
     EXPECT_TRUE((sa == 0 && sb == 3) || (sa == 3 && sb == 0))
         << "trial " << k << ": " << describe_account_result(ra.results[0]) << " and "
         << describe_account_result(rb.results[0]);
   }
   EXPECT_EQ(created_twice, 0);
   EXPECT_EQ(stats(eng, 1).accounts, 3u * collision_trials);
+  // Both claims were in flight at once, whichever reached the owner first.
+  std::printf("  first call won %d, second call won %d\n", a_won, b_won);
+  EXPECT_GT(a_won, 0);
+  EXPECT_GT(b_won, 0);
 }
 
 TEST(claim_collision_test, a_transfer_sent_twice_at_once_moves_money_once) {
@@ -74,7 +85,9 @@ TEST(claim_collision_test, a_transfer_sent_twice_at_once_moves_money_once) {
   const std::vector<account> a2 = {make_account(target)};
   ASSERT_EQ(codes_of(create_accounts(eng, a1)), codes({ar::ok}));
   ASSERT_EQ(codes_of(create_accounts(eng, a2)), codes({ar::ok}));
-  constexpr std::uint64_t collision_trials = 50;
+  constexpr std::uint64_t collision_trials = 300;
+  int a_won = 0;
+  int b_won = 0;
   for (std::uint64_t k = 0; k < collision_trials; ++k) {
     const transfer t = make_transfer(1'000 + k, source, target, 100);
     const std::vector<transfer> a = {t, make_transfer(make_u128(1, k), source, target, 1)};
@@ -90,8 +103,13 @@ TEST(claim_collision_test, a_transfer_sent_twice_at_once_moves_money_once) {
     EXPECT_TRUE((sa == 0 && sb == 3) || (sa == 3 && sb == 0))
         << "trial " << k << ": " << describe_transfer_result(ra.results[0]) << " and "
         << describe_transfer_result(rb.results[0]);
+    a_won += sa == 0 && sb == 3;
+    b_won += sa == 3 && sb == 0;
   }
   EXPECT_EQ(lookup_account(eng, target).credits_posted, u128{collision_trials * (100 + 2)});
+  std::printf("  first call won %d, second call won %d\n", a_won, b_won);
+  EXPECT_GT(a_won, 0);
+  EXPECT_GT(b_won, 0);
 }
 
 // With one shard every claim meets its rival at the same driver; with four, the claims
@@ -135,6 +153,10 @@ TEST_P(same_id_race_test, one_wins_the_others_see_its_outcome) {
 
   u128 moved = 0;
   u128 extra = 0;
+  // Who decided each trial (created the id, or failed on state first): by racer, and by the
+  // shape of its batch (alone at the owner, or beside other events, claiming across shards).
+  int decided_by_racer[racers] = {};
+  int decided_by_shape[3] = {};
   for (std::uint64_t k = 0; k < trials; ++k) {
     for (std::uint32_t r = 0; r < racers; ++r) {
       if ((k + r) % 3 != 0) extra += 1;  // the unique neighbour of the raced id
@@ -146,11 +168,14 @@ TEST_P(same_id_race_test, one_wins_the_others_see_its_outcome) {
     int failed = 0;
     int already_failed = 0;
     std::uint64_t ts = 0;
-    for (const result& x : results[k]) {
+    for (std::uint32_t r = 0; r < racers; ++r) {
+      const result& x = results[k][r];
       switch (static_cast<tr>(x.status)) {
         case tr::ok:
           ++won;
           ts = x.timestamp;
+          ++decided_by_racer[r];
+          ++decided_by_shape[(k + r) % 3];
           break;
         case tr::exists:
           ++exists;
@@ -158,6 +183,8 @@ TEST_P(same_id_race_test, one_wins_the_others_see_its_outcome) {
         case tr::exceeds_credits:
           ++failed;
           EXPECT_EQ(x.timestamp, 0u);
+          ++decided_by_racer[r];
+          ++decided_by_shape[(k + r) % 3];
           break;
         case tr::id_already_failed:
           ++already_failed;
@@ -185,6 +212,13 @@ TEST_P(same_id_race_test, one_wins_the_others_see_its_outcome) {
       EXPECT_EQ(found[0].timestamp, ts);
     }
   }
+  // Every racer and every shape of batch decided some trial: the race went each way.
+  std::printf("  decided by racer %d/%d/%d, by shape alone %d, first %d, last %d\n",
+              decided_by_racer[0], decided_by_racer[1], decided_by_racer[2], decided_by_shape[0],
+              decided_by_shape[1], decided_by_shape[2]);
+  for (std::uint32_t r = 0; r < racers; ++r) EXPECT_GT(decided_by_racer[r], 0) << "racer " << r;
+  for (int shape = 0; shape < 3; ++shape)
+    EXPECT_GT(decided_by_shape[shape], 0) << "shape " << shape;
   const account t = lookup_account(eng, target);
   EXPECT_EQ(t.credits_posted, moved + extra) << "moved once per trial";
   EXPECT_EQ(lookup_account(eng, bounded).debits_posted, 0u);
@@ -227,15 +261,18 @@ TEST_P(same_id_race_test, one_post_of_a_pending_transfer_wins) {
   for (auto& t : threads) t.join();
 
   u128 posted = 0;
+  int won_by_racer[racers] = {};
   for (std::uint64_t k = 0; k < rounds; ++k) {
     SCOPED_TRACE("round " + std::to_string(k));
     const bool is_void = k % 3 == 0;
     int won = 0;
     int others = 0;
-    for (const result& x : results[k]) {
+    for (std::uint32_t r = 0; r < racers; ++r) {
+      const result& x = results[k][r];
       const auto code = static_cast<tr>(x.status);
       if (code == tr::ok) {
         ++won;
+        ++won_by_racer[r];
       } else if (k % 2 == 0) {
         EXPECT_EQ(code, tr::exists);
         ++others;
@@ -249,6 +286,8 @@ TEST_P(same_id_race_test, one_post_of_a_pending_transfer_wins) {
     EXPECT_EQ(others, static_cast<int>(racers) - 1);
     if (!is_void) posted += 4;
   }
+  std::printf("  won by racer %d/%d/%d\n", won_by_racer[0], won_by_racer[1], won_by_racer[2]);
+  for (std::uint32_t r = 0; r < racers; ++r) EXPECT_GT(won_by_racer[r], 0) << "racer " << r;
   const account s = lookup_account(eng, source);
   EXPECT_EQ(s.debits_pending, 0u);
   EXPECT_EQ(s.debits_posted, posted);
