@@ -68,6 +68,7 @@ class ledger_model {
   const model_account* find_account(u128 id) const;
   const model_transfer* find_transfer(u128 id) const;
   std::size_t transfer_count() const { return transfers_.size(); }
+  const std::set<u128>& open_pending() const { return open_pending_; }
 
  private:
   // What a linked chain can change, saved before it starts.

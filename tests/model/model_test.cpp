@@ -267,6 +267,16 @@ std::vector<table_case> cases() {
         T({tx(76, 4, 3, 100, BD), tx(77, 3, 2, 5, BD)},
           {tr::exceeds_credits, tr::exceeds_credits})}});
 
+  // Section 4: when the room of a balancing side is 0 and another check fails too (here the
+  // debit account is already past its bound, since its overdraft_max was lowered), the
+  // smallest code is reported.
+  v.push_back({"balancing_room_zero_and_another_bound_give_the_smallest_code",
+               {A({acct(1, dmnec), acct(2, cmned), acct(3)}, {ar::ok, ar::ok, ar::ok}),
+                C({make_controls(1, 100)}, {sc::ok}), T({tx(1, 1, 3, 50)}, {tr::ok}),
+                C({make_controls(1, 0)}, {sc::ok}),
+                T({tx(2, 1, 2, 10, BC), tx(3, 1, 2, 10, BD), tx(4, 3, 2, 10, BC)},
+                  {tr::exceeds_credits, tr::exceeds_credits, tr::exceeds_debits})}});
+
   v.push_back({"bounds_with_overdraft_max",
                {A({acct(1, dmnec), acct(2), acct(3, cmned)}, {ar::ok, ar::ok, ar::ok}),
                 C({make_controls(1, 100)}, {sc::ok}),
