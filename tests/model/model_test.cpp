@@ -312,6 +312,27 @@ std::vector<table_case> cases() {
                   {tr::ok, tr::ok, tr::exceeds_daily_debit_max})},
                test::epoch_2023_ns + (86'400 - 22 * 3600 - 13 * 60 - 20 - 2) * ns_per_s});
 
+  // Which balances a transfer overflows: a pending transfer adds to the pending balances
+  // (49, 50) and to the sum of pending and posted (53, 54); a plain one to the posted
+  // balances (51, 52) and the sum. 2 holds 2^127 posted credits and 1 2^127
+  // posted debits; then 3 and 4 hold 2^128-1 pending.
+  v.push_back({"overflows_by_the_balances_a_transfer_adds_to",
+               {A({acct(1), acct(2), acct(3), acct(4)}, {ar::ok, ar::ok, ar::ok, ar::ok}),
+                T({tx(1, 1, 2, u128{1} << 127)}, {tr::ok}),
+                T({pend(2, 3, 2, u128{1} << 127), tx(3, 3, 2, u128{1} << 127),
+                   pend(4, 1, 4, u128{1} << 127), tx(5, 1, 4, u128{1} << 127),
+                   pend(6, 3, 4, u128_max), pend(7, 3, 4, 1), pend(8, 2, 4, 1)},
+                  {tr::overflows_credits, tr::overflows_credits_posted, tr::overflows_debits,
+                   tr::overflows_debits_posted, tr::ok, tr::overflows_debits_pending,
+                   tr::overflows_credits_pending})}});
+
+  // A clock near the end of u64 nanoseconds (the year 2554): a timeout past it overflows.
+  v.push_back({"overflows_timeout",
+               {A({acct(1), acct(2)}, {ar::ok, ar::ok}),
+                T({pend(1, 1, 2, 10, 1'000), pend(2, 1, 2, 10, 50), tx(3, 1, 2, 10)},
+                  {tr::overflows_timeout, tr::ok, tr::ok})},
+               ~std::uint64_t{0} - 100 * ns_per_s});
+
   v.push_back({"set_account_controls_codes",
                {A({acct(1)}, {ar::ok}),
                 C({with_reserved(make_controls(1)), make_controls(1, 0, 0, 0, 2), make_controls(9),
