@@ -134,31 +134,39 @@ class generator {
       if (r < 8) {
         // A pending transfer posted or voided in the same chain.
         transfer p = plain(true);
-        p.flags |= linked;
+        if (chance(70)) p.flags |= linked;
         out.push_back(p);
         out.push_back(post_or_void(m, p.id, p.amount));
         if (chance(50)) out.back().flags |= linked;
         sent_.push_back(p);
         pendings_.push_back(p.id);
-      } else if (r < 16) {
-        // A balancing leg, then a leg on one of its accounts that must see the amount moved.
+      } else if (r < 20) {
+        // A balancing leg that moves less than it is sent with, then a leg on one of its
+        // accounts, which must see the amount moved.
         transfer a = plain(gen_pending());
         a.flags |= linked;
         if ((a.flags & (balancing_debit | balancing_credit)) == 0) a.flags |= balancing_debit;
-        a.amount = between(50, 4'000);
+        a.amount = room_of(m, a) + between(1, 1'500);
         transfer b = plain(false);
+        b.flags = chance(80) ? 0 : b.flags;
         b.ledger = a.ledger;
-        b.debit_account_id = chance(50) ? a.credit_account_id : a.debit_account_id;
+        b.debit_account_id = chance(70) ? a.credit_account_id : a.debit_account_id;
         b.credit_account_id = account_in(a.ledger);
         while (b.credit_account_id == b.debit_account_id)
           b.credit_account_id = account_in(a.ledger);
         if (chance(50)) std::swap(b.debit_account_id, b.credit_account_id);
-        b.amount = between(1, 3'000);
-        b.flags &= static_cast<std::uint16_t>(~linked);
+        b.amount = between(1, static_cast<std::uint64_t>(std::min<u128>(a.amount, 100'000)) + 500);
         out.push_back(a);
         sent_.push_back(a);
         if ((a.flags & pending) != 0) pendings_.push_back(a.id);
         out.push_back(b);
+      } else if (r < 24) {
+        // The same, aimed: the later leg fits if and only if the first moved what it moved.
+        for (const transfer& t : aimed_balancing_chain(m)) {
+          out.push_back(t);
+          sent_.push_back(t);
+        }
+        sent_.pop_back();
       } else if (r < 45) {
         out.push_back(plain(false));
       } else if (r < 62) {
@@ -177,10 +185,88 @@ class generator {
       sent_.push_back(out.back());
     }
     if (chance(85)) out.back().flags &= static_cast<std::uint16_t>(~linked);
+    batches_.push_back(out);
     return out;
   }
 
+  // An earlier batch again, whole: idempotency by id, with its chains.
+  std::vector<transfer> resent_batch() {
+    if (batches_.empty()) return {resend()};
+    const std::size_t back = std::min<std::size_t>(batches_.size(), 20);
+    return batches_[batches_.size() - 1 - below(back)];
+  }
+
   bool gen_pending() { return chance(20); }
+
+  // x -> y balancing_debit (or both balancing flags), sent with more than the room of x, so it
+  // moves that room; then (y bounded by debits_must_not_exceed_credits) y -> z for more than y has
+  // after the first leg but no more than it would have had if the first had moved all it was sent
+  // with, or (y bounded by credits_must_not_exceed_debits) z -> y for what y can take after the
+  // first leg but could not have taken after the amount sent.
+  std::vector<transfer> aimed_balancing_chain(const ledger_model& m) {
+    const auto ledger = static_cast<std::uint32_t>(between(1, ledgers));
+    std::vector<const model_account*> in;
+    for (const account& a : accounts_) {
+      if (a.ledger != ledger) continue;
+      if (const model_account* x = m.find_account(a.id)) in.push_back(x);
+    }
+    auto room = [](u128 have, u128 used) { return have > used ? have - used : u128{0}; };
+    const model_account* x = in[below(in.size())];
+    const model_account* y = in[below(in.size())];
+    const model_account* z = in[below(in.size())];
+    if (x == y || y == z || x == z) return {plain(false)};
+    const account& xs = x->stored;
+    const account& ys = y->stored;
+    const bool both = chance(50);
+    u128 moved =
+        room(xs.credits_posted + x->controls.overdraft_max, xs.debits_posted + xs.debits_pending);
+    if (both) {
+      moved = std::min(moved, room(ys.debits_posted + y->controls.overdraft_max,
+                                   ys.credits_posted + ys.credits_pending));
+    }
+    if (moved == 0 || moved > 1'000'000) return {plain(false)};
+    const auto flags =
+        static_cast<std::uint16_t>(linked | balancing_debit | (both ? balancing_credit : 0));
+    transfer a =
+        test::make_transfer(next_transfer_++, xs.id, ys.id, moved + between(1, 500), flags, ledger);
+    transfer b = test::make_transfer(next_transfer_++, ys.id, z->stored.id, 0, 0, ledger);
+    const u128 extra = a.amount - moved;
+    if ((ys.flags & account_flags::debits_must_not_exceed_credits) != 0) {
+      const u128 before =
+          room(ys.credits_posted + y->controls.overdraft_max, ys.debits_posted + ys.debits_pending);
+      b.amount = before + moved + between(1, static_cast<std::uint64_t>(extra));
+    } else if ((ys.flags & account_flags::credits_must_not_exceed_debits) != 0) {
+      const u128 before = room(ys.debits_posted + y->controls.overdraft_max,
+                               ys.credits_posted + ys.credits_pending);
+      if (before <= moved) return {plain(false)};
+      const u128 left = before - moved;  // what y takes after the first leg
+      b.amount = left - below(static_cast<std::uint64_t>(std::min(left - 1, extra - 1)) + 1);
+      std::swap(b.debit_account_id, b.credit_account_id);
+    } else {
+      b.amount = between(1, 1'000);
+    }
+    return {a, b};
+  }
+
+  // What a balancing transfer could move now, by the model's balances (0 for an unknown
+  // account), capped so that amounts stay small.
+  static u128 room_of(const ledger_model& m, const transfer& t) {
+    u128 room = 4'000;
+    const model_account* dr = m.find_account(t.debit_account_id);
+    const model_account* cr = m.find_account(t.credit_account_id);
+    auto clamp = [&](u128 have, u128 used) {
+      room = std::min(room, have > used ? have - used : 0);
+    };
+    if ((t.flags & balancing_debit) != 0 && dr != nullptr) {
+      clamp(dr->stored.credits_posted + std::min<u128>(dr->controls.overdraft_max, 1'000'000),
+            dr->stored.debits_posted + dr->stored.debits_pending);
+    }
+    if ((t.flags & balancing_credit) != 0 && cr != nullptr) {
+      clamp(cr->stored.debits_posted + std::min<u128>(cr->controls.overdraft_max, 1'000'000),
+            cr->stored.credits_posted + cr->stored.credits_pending);
+    }
+    return room;
+  }
 
   // Money for every account: a bounded account can only be debited (or, with
   // credits_must_not_exceed_debits, credited) once the other side has some.
@@ -453,6 +539,7 @@ class generator {
   u128 next_transfer_ = 1'000;
   std::vector<account> accounts_;
   std::vector<transfer> sent_;
+  std::vector<std::vector<transfer>> batches_;
   std::vector<u128> pendings_;
 };
 
@@ -491,6 +578,10 @@ class episode {
         accounts(batch);
       } else if (r < 12) {
         controls(gen_.controls_batch());
+      } else if (r < 15) {
+        const auto batch = gen_.resent_batch();
+        done += batch.size();
+        transfers(batch);
       } else {
         const auto batch = gen_.transfer_batch(model_);
         done += batch.size();
