@@ -424,7 +424,7 @@ create_transfer_result ledger_model::post_or_void(const transfer& t, std::uint64
 // ---------------------------------------------------------------------------------------
 // Expiry (section 4): released like a void.
 
-std::size_t ledger_model::expire(std::uint64_t now_ns) {
+std::vector<u128> ledger_model::expire(std::uint64_t now_ns) {
   std::vector<u128> due;
   for (const u128 id : open_pending_) {
     const model_transfer& p = transfers_.at(id);
@@ -436,7 +436,7 @@ std::size_t ledger_model::expire(std::uint64_t now_ns) {
     accounts_.at(p.stored.credit_account_id).stored.credits_pending -= p.stored.amount;
     set_status(p, pending_status::expired);
   }
-  return due.size();
+  return due;
 }
 
 std::optional<std::uint64_t> ledger_model::next_expiry() const {

@@ -59,8 +59,9 @@ class ledger_model {
   std::vector<transfer> get_account_transfers(const account_filter& filter) const;
   ledger_stats get_ledger_stats(std::uint32_t ledger) const;
 
-  // Releases every open pending transfer whose expiry is at or before now_ns.
-  std::size_t expire(std::uint64_t now_ns);
+  // Releases every open pending transfer whose expiry is at or before now_ns; returns their
+  // ids.
+  std::vector<u128> expire(std::uint64_t now_ns);
   // The earliest expiry of an open pending transfer, if any.
   std::optional<std::uint64_t> next_expiry() const;
 

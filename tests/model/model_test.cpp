@@ -387,13 +387,15 @@ std::string case_name(const ::testing::TestParamInfo<table_case>& info) {
 }
 
 // Waits until the engine's sweep has released what the model released (the stats of every
-// ledger agree); false after 10 s.
-bool wait_for_sweep(three_sides& s) {
+// ledger and the accounts agree); false after 10 s.
+bool wait_for_sweep(three_sides& s, const std::vector<u128>& account_ids) {
+  const std::vector<account> expected = s.model().lookup_accounts(account_ids);
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (;;) {
     bool same = true;
     for (std::uint32_t l = 1; l <= 2 && same; ++l)
       same = test::same_bytes(s.model().get_ledger_stats(l), test::stats(s.eng(), l));
+    if (same) same = same_items(expected, test::lookup_accounts(s.eng(), account_ids));
     if (same) return true;
     if (std::chrono::steady_clock::now() > until) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -433,7 +435,8 @@ TEST_P(model_table_test, every_side_gives_the_codes_of_the_table) {
         s.set_clock(s.now() + o.advance_ns);
         s.model().expire(s.now());
         s.ref().expire(s.now());
-        EXPECT_TRUE(wait_for_sweep(s)) << "request " << i << ": the engine did not expire";
+        EXPECT_TRUE(wait_for_sweep(s, account_ids))
+            << "request " << i << ": the engine did not expire";
         continue;
     }
     const std::string where = "request " + std::to_string(i);
