@@ -883,8 +883,10 @@ void run(std::uint64_t first_seed, std::uint32_t shards, std::size_t events,
   std::string codes;
   for (std::size_t c = 0; c < f.codes.size(); ++c) {
     if (f.codes[c] == 0) continue;
-    codes += " " + std::string(name(static_cast<create_transfer_result>(c))) + "=" +
-             std::to_string(f.codes[c]);
+    codes += ' ';
+    codes += name(static_cast<create_transfer_result>(c));
+    codes += '=';
+    codes += std::to_string(f.codes[c]);
   }
   std::printf(
       "  %zu episodes, %zu steps, %zu events, %zu expired, shards %u: %lld ms\n  "
