@@ -364,6 +364,14 @@ std::vector<table_case> cases() {
                {A({acct(1, cmned), acct(2), acct(3), acct(4)}, {ar::ok, ar::ok, ar::ok, ar::ok}),
                 T({tx(1, 1, 4, 1000), tx(2, 3, 2, 100)}, {tr::ok, tr::ok}),
                 T({tx(3, 2, 1, 500, L | BD | BC), tx(4, 3, 1, 900)}, {tr::ok, tr::ok})}});
+  // Both flags, the credit side clamps, and the later leg debits the same debit account.
+  v.push_back(
+      {"balancing_leg_clamped_by_its_credit_side_so_a_later_debit_fits",
+       {A({acct(1, dmnec), acct(2, cmned), acct(3), acct(4)}, {ar::ok, ar::ok, ar::ok, ar::ok}),
+        C({make_controls(1, 100)}, {sc::ok}),
+        T({tx(1, 3, 1, 10), tx(2, 2, 4, 10)}, {tr::ok, tr::ok}),
+        T({tx(3, 1, 2, 100, L | BD | BC), tx(4, 1, 3, 95)}, {tr::ok, tr::ok})}});
+
   // The same with one balancing flag: the debit side clamps, or the credit side does.
   v.push_back({"balancing_debit_leg_moves_less_so_a_later_leg_exceeds_credits",
                {A({acct(1), acct(2), acct(3), acct(4, dmnec)}, {ar::ok, ar::ok, ar::ok, ar::ok}),
