@@ -364,6 +364,17 @@ std::vector<table_case> cases() {
                {A({acct(1, cmned), acct(2), acct(3), acct(4)}, {ar::ok, ar::ok, ar::ok, ar::ok}),
                 T({tx(1, 1, 4, 1000), tx(2, 3, 2, 100)}, {tr::ok, tr::ok}),
                 T({tx(3, 2, 1, 500, L | BD | BC), tx(4, 3, 1, 900)}, {tr::ok, tr::ok})}});
+  // The room of a balancing side is section 4's formula over the integers: with
+  // overdraft_max 2^128-1, credits 5 and debits 10, account 1 has room 2^128-6, so a
+  // balancing_debit of 2^128-1 moves 2^128-6, which overflows debits_posted (10 + 2^128-6).
+  // Computing credits_posted + overdraft_max saturated at 2^128-1 gives a room of 2^128-11
+  // instead, which fits, and the transfer succeeds with a smaller amount.
+  v.push_back({"balancing_room_is_the_formula_of_section_4_without_saturation",
+               {A({acct(1), acct(2), acct(3)}, {ar::ok, ar::ok, ar::ok}),
+                T({tx(1, 2, 1, 5), tx(2, 1, 3, 10)}, {tr::ok, tr::ok}),
+                C({make_controls(1, u128_max)}, {sc::ok}),
+                T({tx(3, 1, 3, u128_max, BD)}, {tr::overflows_debits_posted})}});
+
   // Both flags, the credit side clamps, and the later leg debits the same debit account.
   v.push_back(
       {"balancing_leg_clamped_by_its_credit_side_so_a_later_debit_fits",
