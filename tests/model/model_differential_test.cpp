@@ -116,8 +116,9 @@ class generator {
       account_controls c{};
       c.account_id = chance(95) ? some_account() : unknown_account + below(3);
       if (chance(60)) c.overdraft_max = below(300);
-      if (chance(30)) c.transfer_amount_max = between(20, 400);
-      if (chance(30)) c.daily_debit_max = between(50, 3000);
+      if (chance(2)) c.overdraft_max = u128_max - below(3);  // no limit
+      if (chance(30)) c.transfer_amount_max = chance(90) ? between(20, 400) : u128_max;
+      if (chance(30)) c.daily_debit_max = chance(90) ? between(50, 3000) : u128_max - below(3);
       if (chance(10)) c.status_flags = account_status_flags::frozen;
       if (chance(3)) c.status_flags |= 1u << between(1, 31);
       if (chance(3)) c.reserved[below(28)] = 1;
