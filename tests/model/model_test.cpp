@@ -375,6 +375,15 @@ std::vector<table_case> cases() {
                 C({make_controls(1, u128_max)}, {sc::ok}),
                 T({tx(3, 1, 3, u128_max, BD)}, {tr::overflows_debits_posted})}});
 
+  // The daily sum is a sum over the integers too: a pending transfer of 2^127+1, voided
+  // (it still counts), then a debit of 2^127 make 2^128+1 today, past a daily_debit_max of
+  // 2^128-1. Summing saturated at 2^128-1 says the cap is not exceeded.
+  v.push_back(
+      {"daily_sum_past_u128_exceeds_a_cap_of_u128_max",
+       {A({acct(1), acct(2)}, {ar::ok, ar::ok}), C({make_controls(1, 0, 0, u128_max)}, {sc::ok}),
+        T({pend(1, 1, 2, (u128{1} << 127) + 1), voids(2, 1), tx(3, 1, 2, u128{1} << 127)},
+          {tr::ok, tr::ok, tr::exceeds_daily_debit_max})}});
+
   // Both flags, the credit side clamps, and the later leg debits the same debit account.
   v.push_back(
       {"balancing_leg_clamped_by_its_credit_side_so_a_later_debit_fits",
