@@ -16,7 +16,9 @@ u128 add_saturated(u128 a, u128 b) {
   return add_overflows(a, b) ? u128_max : a + b;
 }
 
-// (a + b) - c, clamped to [0, u128_max], with a + b computed without wrapping.
+// (a + b) - c, clamped to [0, u128_max], with a + b computed without wrapping: section 4's
+// room is a formula over the integers, so credits_posted + overdraft_max past 2^128-1 is not
+// cut to 2^128-1 first (that would make the room smaller than the text says).
 u128 room_of(u128 a, u128 b, u128 c) {
   const u128 sum = a + b;
   const bool carry = sum < a;
@@ -331,6 +333,10 @@ create_transfer_result ledger_model::plain_or_pending(const transfer& t, std::ui
     return tr::credit_account_frozen;
   if (dr.controls.transfer_amount_max != 0 && amount > dr.controls.transfer_amount_max)
     return tr::exceeds_transfer_amount_max;
+  // The day's sum is compared over the integers too (a saturated sum can never pass a cap of
+  // 2^128-1). AMBIGUITY: "since 00:00 UTC by the server's clock" and "by the UTC day of each
+  // transfer's timestamp" differ when a batch's timestamps run ahead of the clock; the model
+  // uses the transfer's timestamp.
   const std::uint64_t day = day_of(ts);
   if (dr.controls.daily_debit_max != 0 &&
       (add_overflows(debited_on(dr, day), amount) ||
