@@ -187,6 +187,27 @@ struct wave_entry {
 struct leg_reply {
   create_transfer_result code = create_transfer_result::ok;
   u128 amount = 0;  // the amount reserved (a balancing leg may reserve less than asked)
+
+  // Whether this leg's answer stands when its transfer moves `less` <= amount: true unless
+  // it failed a check that a smaller amount may pass (the overflow codes; a bound holds for
+  // less if it held, and frozen does not depend on the amount).
+  bool code_holds_for_less(u128 less) const {
+    using ctr = create_transfer_result;
+    if (less >= amount) return true;
+    switch (code) {
+      case ctr::overflows_debits_pending:
+      case ctr::overflows_credits_pending:
+      case ctr::overflows_debits_posted:
+      case ctr::overflows_credits_posted:
+      case ctr::overflows_debits:
+      case ctr::overflows_credits:
+      case ctr::exceeds_transfer_amount_max:
+      case ctr::exceeds_daily_debit_max:
+        return false;
+      default:
+        return true;
+    }
+  }
 };
 
 struct wave_group {

@@ -368,12 +368,15 @@ class transfer_batch final : public job {
     bool done = false;
     // The step in flight: one round with both legs, or two rounds with one leg each
     // (a balancing side first, then the other side with the amount it allowed).
-    std::uint8_t phase = 0;  // 1: both legs; 2: first of two; 3: second of two
+    // 1: both legs; 2: first of two; 3: second of two; 4: the credit side again, with the
+    // amount the debit side allowed (both balancing flags, after an overflow at the first).
+    std::uint8_t phase = 0;
     leg legs[2];
     std::uint8_t leg_count = 0;
-    leg_reply first_reply{};  // the first leg's answer, when two rounds
-    ctr pre_code = ctr::ok;   // a code found by the driver that ranks among the legs' (55)
-    std::vector<leg> held;    // reservations of finished steps, awaiting the decision
+    leg_reply first_reply{};   // the first leg's answer, when two rounds
+    leg_reply second_reply{};  // the debit side's answer, when the credit side is checked again
+    ctr pre_code = ctr::ok;    // a code found by the driver that ranks among the legs' (55)
+    std::vector<leg> held;     // reservations of finished steps, awaiting the decision
     std::vector<std::pair<std::uint32_t, tkey>> undo;
   };
 
@@ -602,15 +605,40 @@ class transfer_batch final : public job {
       } else {
         amount = w.replies[un.legs[0].slot].amount;  // the amount posted (a void: 0)
       }
-    } else {
-      REMIT_ASSERT(un.phase == 3);
+    } else if (un.phase == 3) {
       const leg_reply& first = un.first_reply;
       const leg_reply& second = w.replies[un.legs[1].slot];
+      if (!first.code_holds_for_less(second.amount)) {
+        // Both balancing flags: the credit side failed a check that depends on the amount
+        // (an overflow) with what it could take, and the debit side then allowed less.
+        // The transfer moves the smaller amount, so the credit side is checked again with
+        // it (section 4: the checks apply to the amount moved).
+        un.second_reply = second;
+        if (second.code == ctr::ok) {
+          un.legs[1].amount = second.amount;
+          un.held.push_back(un.legs[1]);
+        }
+        REMIT_ASSERT(un.legs[1].debit && !un.legs[0].debit);
+        un.phase = 4;
+        un.leg_count = 0;
+        const dir_entry* acct = account_of(t.credit_account_id);
+        REMIT_ASSERT(acct != nullptr);
+        emit_leg(un, e, *acct, t.credit_account_id, false, false, second.amount, 0);
+        in_flight_.push_back(u);
+        return;
+      }
       code = first_failure(code, first.code);
       code = first_failure(code, second.code);
       reserved[0] = first.code == ctr::ok;
       reserved[1] = second.code == ctr::ok;
       amount = second.amount;
+    } else {
+      REMIT_ASSERT(un.phase == 4);
+      const leg_reply& credit = w.replies[un.legs[0].slot];
+      code = first_failure(code, un.second_reply.code);
+      code = first_failure(code, credit.code);
+      reserved[0] = credit.code == ctr::ok;  // the debit side is in `held` already
+      amount = un.second_reply.amount;
     }
     for (std::uint8_t i = 0; i < un.leg_count; ++i) {
       if (!reserved[i]) continue;

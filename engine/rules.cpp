@@ -129,10 +129,15 @@ create_transfer_result check_accounts(const transfer& t, const std::uint32_t* dr
 }
 
 namespace {
+// max(0, limit_base + overdraft - used), as section 4 writes it: in whole integers, not
+// saturated (an overdraft_max of 2^128-1 is a natural "no limit", and the sum then passes
+// 2^128). A room of 2^128 or more is returned as 2^128-1: it only ever caps an amount.
 u128 room(u128 limit_base, u128 overdraft, u128 used_a, u128 used_b, u128 used_c) {
-  const u128 limit = add_saturating(limit_base, overdraft);
+  const bool carry = add_overflows(limit_base, overdraft);
+  const u128 limit = limit_base + overdraft;  // the true limit less 2^128 when carry
   const u128 used = add_saturating(add_saturating(used_a, used_b), used_c);
-  return limit > used ? limit - used : 0;
+  if (!carry) return limit > used ? limit - used : 0;
+  return limit >= used ? u128_max : limit - used;  // wraps to 2^128 + limit - used
 }
 }  // namespace
 
@@ -179,8 +184,10 @@ create_transfer_result check_debit(const account_state& dr, transfer_kind kind, 
   if (dr.controls.transfer_amount_max != 0 && amount > dr.controls.transfer_amount_max)
     return ctr::exceeds_transfer_amount_max;
   if (dr.controls.daily_debit_max != 0) {
-    const u128 today = add_saturating(daily_debited_on(dr, timestamp_ns), h.daily_debits);
-    if (add_saturating(today, amount) > dr.controls.daily_debit_max)
+    // In whole integers: a sum past 2^128 exceeds any cap, 2^128-1 included.
+    const u128 today = daily_debited_on(dr, timestamp_ns);
+    if (add_overflows(today, h.daily_debits, amount) ||
+        today + h.daily_debits + amount > dr.controls.daily_debit_max)
       return ctr::exceeds_daily_debit_max;
   }
   return ctr::ok;

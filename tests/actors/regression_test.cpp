@@ -144,6 +144,36 @@ TEST_P(ActorRegression, ChainFailingAfterTheBalancingStepLeavesNothing) {
   expect_same(s, {make_transfer(13, 1, 2, 100, both_balancing)}, codes({tr::ok}), {1, 2, 3}, {13});
 }
 
+// Both balancing flags where the credit side could take more than fits in its balances (an
+// overdraft_max of 2^128-1) and the debit side then allows less: the checks apply to the
+// amount moved, so the credit side must not fail an overflow that only its own, larger
+// amount would cause. The engine used to report overflows_credits_posted here.
+TEST_P(ActorRegression, DoublyBalancingOverflowIsCheckedWithTheAmountMoved) {
+  both_sides s(test_config(GetParam()));
+  constexpr u128 F = 1, D = 2, C = 3;
+  const std::vector<account> a = {make_account(F), make_account(D), make_account(C)};
+  const auto made = s.accounts(a);
+  ASSERT_TRUE(same_results(made.expected, made.actual));
+  const std::vector<account_controls> c = {make_controls(C, u128_max)};
+  const auto set = s.controls(c);
+  ASSERT_TRUE(same_results(set.expected, set.actual));
+  // C: debits 1000, credits 100; its balancing credit room passes 2^128.
+  expect_same(s, {make_transfer(10, C, F, 1000), make_transfer(11, F, C, 100)},
+              codes({tr::ok, tr::ok}), {F, C}, {10, 11});
+  // D has no credits: nothing moves, and the code is D's (56), not C's overflow (52).
+  expect_same(s, {make_transfer(12, D, C, u128_max, both_balancing)}, codes({tr::exceeds_credits}),
+              {F, D, C}, {12});
+  // D gets 50: 50 moves, and C takes it without overflow.
+  expect_same(s, {make_transfer(13, F, D, 50), make_transfer(14, D, C, u128_max, both_balancing)},
+              codes({tr::ok, tr::ok}), {F, D, C}, {13, 14});
+  // And inside a chain, the same.
+  expect_same(s,
+              {make_transfer(15, F, D, 30),
+               make_transfer(16, D, C, u128_max, transfer_flags::linked | both_balancing),
+               make_transfer(17, C, F, 5)},
+              codes({tr::ok, tr::ok, tr::ok}), {F, D, C}, {15, 16, 17});
+}
+
 // The daily cap across UTC midnight. A long request of 1-unit debits from A, all stamped
 // just before midnight, decides one debit per round (they share A); while it runs, a debit
 // stamped 00:00 the next day commits. The engine used to check the rest of the first day's
