@@ -403,8 +403,9 @@ class network_target final : public load_target {
 // account with zero balances, on ledger 1.
 class sim_target final : public load_target {
  public:
-  sim_target(double capacity, std::chrono::nanoseconds stall, std::chrono::nanoseconds stall_at)
-      : capacity_(capacity), stall_(stall), stall_at_(stall_at) {
+  sim_target(double capacity, std::chrono::nanoseconds stall, std::chrono::nanoseconds stall_at,
+             bool realtime)
+      : capacity_(capacity), stall_(stall), stall_at_(stall_at), realtime_(realtime) {
     if (capacity_ > 0) answerer_ = std::thread([this] { answer_loop(); });
   }
   ~sim_target() override {
@@ -473,7 +474,17 @@ class sim_target final : public load_target {
     answer_callback done;
   };
 
+  // Answers on time like the sender sends on time: 1 ns timer slack, and with --realtime
+  // SCHED_FIFO, so that the knee the tests look for is the simulated one, not the machine's.
   void answer_loop() {
+#ifdef __linux__
+    prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+#endif
+    if (realtime_) {
+      sched_param p{};
+      p.sched_priority = 10;
+      pthread_setschedparam(pthread_self(), SCHED_FIFO, &p);  // a refusal: just less exact
+    }
     std::unique_lock<std::mutex> lock(m_);
     for (;;) {
       if (stop_ && queue_.empty()) return;
@@ -496,6 +507,7 @@ class sim_target final : public load_target {
 
   double capacity_;
   std::chrono::nanoseconds stall_, stall_at_;
+  bool realtime_;
   time_point first_{};
   bool stalled_ = false;
   std::mutex m_;
@@ -607,6 +619,7 @@ struct options {
   std::optional<schedule> sched;  // open loop: --rate, --ramp or --steps
   bool find_max = false;
   bool realtime = false;        // the sending thread SCHED_FIFO
+  double spin_us = -1;          // spin this long before a due time; -1: the default
   std::string slo = "p99=1ms";  // PERCENTILE=BOUND
   double step_seconds = 5;      // --find-max: each step
   double find_max_precision = 0.05;
@@ -650,7 +663,7 @@ std::unique_ptr<load_target> make_target(const options& o, bool scratch, std::st
       stall = std::chrono::nanoseconds(static_cast<std::int64_t>(ms * 1e6));
       at = std::chrono::nanoseconds(static_cast<std::int64_t>(s * 1e9));
     }
-    return std::make_unique<sim_target>(o.sim_capacity, stall, at);
+    return std::make_unique<sim_target>(o.sim_capacity, stall, at, o.realtime);
   }
   if (o.target == "embedded") {
     engine_config c;
@@ -1076,13 +1089,16 @@ bool setup(load_target& target, load_source& gen, const options& o, std::size_t 
 }
 
 // Waits until `due` and returns as close after it as the machine allows: the thread sleeps
-// (serving retries) until spin_margin before, then spins on the clock. With timer slack at
+// (serving retries) until `spin_margin` before, then spins on the clock. With timer slack at
 // 1 ns a sleep still ends tens of microseconds late, more on a loaded machine; the spin
-// takes that up. False when the run failed meanwhile.
-inline constexpr auto spin_margin = std::chrono::microseconds(200);
+// takes that up. A SCHED_FIFO sender (--realtime) wakes sooner and needs less, and must
+// spin less: the kernel throttles a real-time thread that runs more than 95% of a second.
+// False when the run failed meanwhile.
+inline constexpr double spin_us_default = 200;
+inline constexpr double spin_us_realtime = 60;
 
 template <class Show>
-bool wait_for_due(flight<transfer>& f, time_point due, Show show) {
+bool wait_for_due(flight<transfer>& f, time_point due, steady::duration spin_margin, Show show) {
   for (time_point now = steady::now(); now + spin_margin < due; now = steady::now()) {
     if (!f.wait_until(std::min(due - spin_margin, now + tick))) return false;
     show();
@@ -1123,6 +1139,11 @@ bool run_load(load_target& target, load_source& gen, const options& o, const sch
                                                           : transfers_default;
   const auto late_after =
       std::chrono::nanoseconds(static_cast<std::int64_t>(o.late_after_us * 1e3));
+  const double spin_us = o.spin_us >= 0 ? o.spin_us
+                         : o.realtime   ? spin_us_realtime
+                                        : spin_us_default;
+  const auto spin_margin = std::chrono::duration_cast<steady::duration>(
+      std::chrono::duration<double, std::micro>(spin_us));
 
   // What the answers say; written by the answering threads.
   std::mutex m;
@@ -1235,7 +1256,7 @@ bool run_load(load_target& target, load_source& gen, const options& o, const sch
     bool late = false;
     std::uint64_t lateness_ns = 0;
     if (open) {
-      if (!wait_for_due(f, due, show) || !f.failure().empty()) {
+      if (!wait_for_due(f, due, spin_margin, show) || !f.failure().empty()) {
         f.release(*i);
         failed = true;
         break;
@@ -1556,6 +1577,7 @@ bool find_max(load_target& target, load_source& gen, options& o, std::size_t out
       "  step   offered/s  achieved/s  %9s  p99 us      max us  overloaded  late  "
       "verdict\n",
       ("p" + num_text(slo.percentile) + " us").c_str());
+  bool confirming = false;  // this step runs a failed rate again
   for (int step = 1; step <= find_max_steps_max; ++step) {
     const schedule sched = schedule::constant(rate, o.step_seconds);
     run_report rep;
@@ -1572,11 +1594,21 @@ bool find_max(load_target& target, load_source& gen, options& o, std::size_t out
     s.pass = rep.latency->percentile(slo.percentile) <= slo.bound_ns && rep.overloaded == 0 &&
              rep.transfers > 0;
     fm.steps.push_back(s);
+    // A near miss (within 4x the bound, nothing overloaded) is run once more before it
+    // counts: one scheduler hiccup on a shared machine should not end the search far below
+    // the knee. A clear failure counts at once.
+    const bool confirm = !s.pass && !confirming && s.overloaded == 0 &&
+                         s.value_us * 1e3 <= 4.0 * static_cast<double>(slo.bound_ns);
     std::printf("  %4d  %10.0f  %10.0f  %9.1f  %9.1f  %10.1f  %10llu  %4llu  %s\n", step, s.rate,
                 s.achieved, s.value_us, s.p99_us, s.max_us,
                 static_cast<unsigned long long>(s.overloaded),
-                static_cast<unsigned long long>(s.late), s.pass ? "within" : "over");
+                static_cast<unsigned long long>(s.late),
+                s.pass    ? "within"
+                : confirm ? "over (running it again)"
+                          : "over");
     std::fflush(stdout);
+    confirming = confirm;
+    if (confirm) continue;
     if (s.pass) {
       lo = rate;
       best_rep.latency = std::make_unique<histogram>(*rep.latency);
@@ -1818,6 +1850,10 @@ int run(int argc, char** argv) {
   app.add_flag("--realtime", o.realtime,
                "open loop: run the sending thread SCHED_FIFO (needs CAP_SYS_NICE), so a busy "
                "machine does not make its sends late");
+  app.add_option("--spin-us", o.spin_us,
+                 "open loop: sleep until this long before a due time, then spin (default 200, "
+                 "60 with --realtime)")
+      ->check(CLI::Range(0.0, 10'000.0));
   app.add_option("--report", o.report,
                  "write the report files (run.json, latency.hgrm, intervals.log, seconds.csv, "
                  "report.html) into this directory");
