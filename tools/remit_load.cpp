@@ -1,15 +1,20 @@
-// remit-load: drives a ledger target with a generated workload (tools/workload.hpp) and
-// reports throughput, latency, result codes, and whether money was conserved.
+// remit-load: drives a ledger target with a generated workload (tools/workload.hpp, or a
+// payment workload, tools/load/payments.hpp) and reports throughput, latency, result codes,
+// and whether money was conserved. docs/LOAD.md is the guide.
 //
 //   remit-load --target reference --accounts 100000 --mix mixed --seconds 5 [--json]
 //   remit-load --target embedded --batch 1 --inflight 64 --seconds 5
 //   remit-load --target embedded --batch 1 --rate 20000 --seconds 5
 //   remit-load --target 127.0.0.1:7400 --key-file remit-data/keys --connections 4 --seconds 10
+//   remit-load --target 127.0.0.1:7400 --key-file K --workload card --ramp 1000:20000:30
+//   remit-load --target 127.0.0.1:7400 --key-file K --find-max --slo p99=300us --report out
+//   remit-load merge out-0 out-1 --report out
 //
-// Phases: create the accounts, fund them (both before the clock starts, not measured), run
-// the load (timed), look up every account and check per ledger that debits equal credits
-// (posted, and pending). With --json the last line printed is one JSON object with the
-// figures. Exit status: 0, 1 when money was not conserved or the target failed, 2 for bad
+// Phases: create the accounts, fund them and set the workload's account controls (before
+// the clock starts, not measured), run the load (timed), look up every account and check
+// per ledger that debits equal credits (posted, and pending). With --json the last line
+// printed is one JSON object with the figures (with --report, the line after it names the
+// report). Exit status: 0, 1 when money was not conserved or the target failed, 2 for bad
 // flags.
 //
 // The load is asynchronous. The caller thread generates batches and sends them; answers
@@ -18,25 +23,33 @@
 // batch's latency once per transfer in it and counts the result codes. Two ways to pace it:
 //   closed loop (--inflight K): K batches outstanding at once; a batch is generated, then
 //     sent, and its latency runs from that send to its answer.
-//   open loop (--rate R): R transfers/s, batch k due at k x batch / R after the start. The
-//     next batch is generated before it is due and sent when it is due; its latency runs
-//     from when it was DUE, so a stalled target shows as latency, not as missing samples
-//     (no coordinated omission). At most open_outstanding_max batches are outstanding; a
-//     batch sent more than late_after past its due time counts as "late".
+//   open loop (--rate R, --ramp, --steps, --find-max): a schedule (tools/load/schedule.hpp)
+//     says when each transfer is due. The next batch is generated before it is due; the
+//     sender sleeps until --spin-us before the due time (timer slack 1 ns) and spins the
+//     rest, and sends. Its latency runs from when it was DUE, so a stalled target shows as
+//     latency, not as missing samples (no coordinated omission). How late every send went
+//     out is recorded too, and a send more than --late-after-us past its due time counts as
+//     "late": both are reported. At most open_outstanding_max batches are outstanding.
+//     --find-max runs open-loop steps and searches for the highest rate within --slo.
 // A batch answered `overloaded` is kept and sent again (after the next answer or
 // retry_backoff, whichever comes first), keeping its due time; every such answer is
 // counted, none is dropped.
 //
 // Targets sit behind `load_target`: `reference` (the serial reference ledger in this
-// process) and `embedded` (the actor engine, remit::engine, in this process; --shards,
-// --threads, --durability and --data-dir go to its engine_config). With --durability on the
-// engine journals to --data-dir; a directory that already holds a ledger is recovered and
-// the run's transfers get fresh ids (accounts and funding answer `exists`); without
-// --data-dir a fresh temporary
-// directory is used and removed afterwards. A `HOST:PORT` target drives remitd through the
-// client library (gateway/client): --connections sessions, --key-file and --key-id to
-// authenticate, --mac for a MAC on every frame. Setup (accounts and funding) always goes in
-// full batches of 8190, whatever --batch says: it is not measured.
+// process), `embedded` (the actor engine, remit::engine, in this process; --shards,
+// --threads, --durability and --data-dir go to its engine_config) and `sim` (no ledger: it
+// answers ok at once, or at a fixed capacity, or after a stall; for testing remit-load
+// itself). With --durability on the engine journals to --data-dir; a directory that
+// already holds a ledger is recovered and the run's transfers get fresh ids (accounts and
+// funding answer `exists`); without --data-dir a fresh temporary directory is used and
+// removed afterwards. A `HOST:PORT` target drives remitd through the client library
+// (gateway/client): --connections sessions, --key-file and --key-id to authenticate, --mac
+// for a MAC on every frame. Setup (accounts and funding) always goes in full batches of
+// 8190, whatever --batch says: it is not measured.
+//
+// Several processes: --id K --of N moves every account id and transfer id of process K to
+// K x 2^56 and up, so N processes drive one target without colliding, each checking its own
+// accounts; `merge` adds their --report directories into one (the histograms exactly).
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -1568,6 +1581,7 @@ bool find_max(load_target& target, load_source& gen, options& o, std::size_t out
               const slo_bound& slo, run_record& rec, run_report& best_rep) {
   find_max_result fm;
   fm.slo = slo.text;
+  fm.bound_us = static_cast<double>(slo.bound_ns) / 1e3;
   double lo = 0, hi = std::numeric_limits<double>::infinity();
   double rate = o.rate > 0 ? o.rate : 1000;
   double second_offset = 0;

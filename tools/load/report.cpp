@@ -159,6 +159,7 @@ nlohmann::ordered_json to_json(const run_record& r) {
   if (r.find_max) {
     nlohmann::ordered_json f;
     f["slo"] = r.find_max->slo;
+    f["bound_us"] = r.find_max->bound_us;
     f["rate"] = r.find_max->rate;
     f["verdict"] = r.find_max->verdict;
     f["steps"] = nlohmann::ordered_json::array();
@@ -208,6 +209,7 @@ bool from_json(const nlohmann::json& j, run_record& r, std::string& why) {
       const auto& f = j["find_max"];
       find_max_result m;
       m.slo = f.at("slo");
+      m.bound_us = f.value("bound_us", 0.0);
       m.rate = f.at("rate");
       m.verdict = f.at("verdict");
       for (const auto& x : f.at("steps")) {
@@ -411,6 +413,7 @@ struct series {
   std::vector<std::pair<double, double>> points;
   bool dashed = false;
   bool markers = false;
+  bool line = true;  // false: markers only
 };
 
 // An axis: linear or log10, over [lo, hi].
@@ -501,7 +504,8 @@ std::string chart(const std::string& id, const std::string& title, const axis& x
   for (auto it = ss.rbegin(); it != ss.rend(); ++it) {
     const series& s = *it;
     o << "<polyline data-series=\"" << s.id << "\" fill=\"none\" stroke=\"" << s.color
-      << "\" stroke-width=\"2.5\"" << (s.dashed ? " stroke-dasharray=\"6 4\"" : "") << " points=\"";
+      << "\" stroke-width=\"2.5\"" << (s.dashed ? " stroke-dasharray=\"6 4\"" : "")
+      << (s.line ? "" : " stroke-opacity=\"0\"") << " points=\"";
     for (const auto& [px, py] : s.points) {
       if ((xa.log && px <= 0) || (ya.log && py <= 0)) continue;
       o << left + clampf(xa.map(px)) * pw << "," << top + ph - clampf(ya.map(py)) * ph << " ";
@@ -603,10 +607,18 @@ std::string html(const run_record& r) {
       o << buf;
     }
     o << "</table>\n";
-    std::vector<series> ss(1);
-    ss[0] = {"steps", "#17becf", {}, false, true};
-    for (const auto& s : f.steps) ss[0].points.push_back({s.rate, std::max(s.value_us, 0.1)});
-    std::sort(ss[0].points.begin(), ss[0].points.end());
+    // Each step a dot (runs of one rate repeated), the bound a dashed line.
+    std::vector<series> ss(2);
+    ss[0] = {"steps", "#17becf", {}, false, true, false};
+    ss[1] = {"bound", "#7f7f7f", {}, true, false, true};
+    double lo = 1e300, hi = 0;
+    for (const auto& s : f.steps) {
+      ss[0].points.push_back({s.rate, std::max(s.value_us, 0.1)});
+      lo = std::min(lo, s.rate);
+      hi = std::max(hi, s.rate);
+    }
+    if (f.bound_us > 0 && hi > 0) ss[1].points = {{lo, f.bound_us}, {hi, f.bound_us}};
+    if (ss[1].points.empty()) ss.pop_back();
     axis xa = fit(ss, true, false, "offered transfers/s");
     axis ya = fit(ss, false, true, f.slo.substr(0, f.slo.find(' ')) + " us (log)");
     o << chart("find-max", "--find-max steps: " + f.slo, xa, ya, ss);

@@ -56,8 +56,9 @@ struct step_result {
 };
 
 struct find_max_result {
-  std::string slo;  // e.g. "p99 <= 300 us"
-  double rate = 0;  // the highest passing rate; 0 when none passed
+  std::string slo;      // e.g. "p99 <= 300 us"
+  double bound_us = 0;  // the SLO's bound
+  double rate = 0;      // the highest passing rate; 0 when none passed
   std::string verdict;
   std::vector<step_result> steps;
 };
