@@ -1869,7 +1869,7 @@ int run(int argc, char** argv) {
                  "60 with --realtime)")
       ->check(CLI::Range(0.0, 10'000.0));
   app.add_option("--report", o.report,
-                 "write the report files (run.json, latency.hgrm, intervals.log, seconds.csv, "
+                 "write the report files (run.json, latency.hgrm, latency.hlog, seconds.csv, "
                  "report.html) into this directory");
   auto* id_opt = app.add_option("--id", o.id,
                                 "this process's number, 0 to --of - 1: its accounts and ids "
@@ -2055,6 +2055,7 @@ int run(int argc, char** argv) {
   if (!setup(*target, gen, o, inflight_default(batch_events_max))) return 1;
   run_report rep;
   run_record rec;
+  rec.start_epoch_s = static_cast<double>(wall_clock_ns()) / 1e9;
   if (o.find_max) {
     if (!find_max(*target, gen, o, outstanding_max, *slo, rec, rep)) return 1;
     if (rec.find_max->rate > 0) o.sched = schedule::constant(rec.find_max->rate, o.step_seconds);
@@ -2072,7 +2073,7 @@ int run(int argc, char** argv) {
       return 1;
     }
     std::printf(
-        "report       %s/report.html (and run.json, latency.hgrm, intervals.log, "
+        "report       %s/report.html (and run.json, latency.hgrm, latency.hlog, "
         "seconds.csv)\n",
         o.report.c_str());
   }

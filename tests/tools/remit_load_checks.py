@@ -17,6 +17,7 @@
 
 Each prints what it measured and exits 1 on a failed check.
 """
+import base64
 import html.parser
 import json
 import math
@@ -152,6 +153,62 @@ def check_hgrm(path, h):
     return len(rows)
 
 
+def decode_hdr(text):
+    """Bucket counts {index: count} of one HdrHistogram V2 compressed, base64 histogram, read
+    the way HdrHistogram reads it (cookie, zlib, header, ZigZag LEB128 counts)."""
+    data = base64.b64decode(text)
+    cookie, n = struct.unpack(">ii", data[:8])
+    if cookie & ~0xF0 != 0x1C849304:
+        fail("not a compressed V2 histogram: cookie %x" % cookie)
+    raw = zlib.decompress(data[8:8 + n])
+    cookie, length, offset, digits, lowest, highest, ratio = struct.unpack(">iiiiqqd", raw[:40])
+    if cookie & ~0xF0 != 0x1C849303 or offset != 0 or digits != 2 or lowest != 1 or ratio != 1.0:
+        fail("unexpected V2 header %x %d %d %d %f" % (cookie, offset, digits, lowest, ratio))
+    if highest != 3600 * 10**9:
+        fail("highest trackable value %d" % highest)
+    payload, counts, i, pos = raw[40:40 + length], {}, 0, 0
+    while pos < len(payload):
+        v, shift = 0, 0
+        for k in range(9):
+            b = payload[pos]
+            pos += 1
+            if k == 8:
+                v |= b << 56
+                break
+            v |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        v = (v >> 1) ^ -(v & 1)
+        if v < 0:
+            i += -v
+        else:
+            if v:
+                counts[i] = v
+            i += 1
+    return counts
+
+
+def check_hlog(path, run):
+    with open(path) as f:
+        lines = f.read().splitlines()
+    if not any(l.startswith("#[StartTime: ") for l in lines):
+        fail(path + ": no StartTime")
+    legend = '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"'
+    rows = [l for l in lines if l and not l.startswith("#") and l != legend]
+    if legend not in lines or len(rows) != len(run["seconds"]):
+        fail("%s: %d intervals for %d seconds" % (path, len(rows), len(run["seconds"])))
+    for k, (row, sec) in enumerate(zip(rows, run["seconds"])):
+        start, length, mx, hist = row.split(",")
+        got = decode_hdr(hist)
+        want = {i: c for i, c in sec["latency"]["buckets"]}
+        if got != want:
+            fail("%s: interval %d decodes to other counts than run.json's" % (path, k))
+        if abs(float(mx) - sec["latency"]["max"] / 1e6) > 0.0006:
+            fail("%s: interval %d max %s ms, histogram %d ns" % (path, k, mx, sec["latency"]["max"]))
+    return len(rows)
+
+
 SERIES = {"percentile": (0x1F, 0x77, 0xB4), "achieved": (0x2C, 0xA0, 0x2C),
           "p99": (0xD6, 0x27, 0x28), "p50": (0xFF, 0x7F, 0x0E), "codes": (0x94, 0x67, 0xBD)}
 PLOT = (0xF4, 0xF6, 0xFB)
@@ -263,13 +320,15 @@ def report(load, work):
     print(p.stdout)
     runs = []
     for d in dirs + [merged]:
-        for f in ("run.json", "latency.hgrm", "intervals.log", "seconds.csv", "report.html"):
+        for f in ("run.json", "latency.hgrm", "latency.hlog", "seconds.csv", "report.html"):
             if not os.path.exists(os.path.join(d, f)):
                 fail("%s/%s is missing" % (d, f))
         with open(os.path.join(d, "run.json")) as f:
             runs.append(json.load(f))
         n = check_hgrm(os.path.join(d, "latency.hgrm"), runs[-1]["latency"])
         print("%s/latency.hgrm: %d rows read back into the histogram's percentiles" % (d, n))
+        n = check_hlog(os.path.join(d, "latency.hlog"), runs[-1])
+        print("%s/latency.hlog: %d intervals decode to run.json's counts" % (d, n))
     a, b, m = runs
     # The merge is exact: every bucket is the sum.
     want = {}
@@ -293,6 +352,11 @@ def report(load, work):
         fail("seconds.csv header: " + rows[0])
     if len(rows) < 4:
         fail("seconds.csv has %d rows" % len(rows))
+    # The ramp 500 -> 3000/s over 3 s: each process offers more in its third second than in
+    # its first (both run together, so the merged seconds add up).
+    offered = [int(r.split(",")[1]) for r in rows[1:4]]
+    if not offered[0] < offered[1] < offered[2] or not 1400 < offered[0] < 3000:
+        fail("seconds.csv: offered per second %s does not follow the ramp" % offered)
     # report.html: XML-valid, every series, nothing fetched.
     page = os.path.join(merged, "report.html")
     ET.parse(page)

@@ -3,7 +3,10 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -30,6 +33,8 @@ second_stats& run_record::second(double t_s) {
 void run_record::merge(const run_record& o) {
   commands.insert(commands.end(), o.commands.begin(), o.commands.end());
   if (machine.empty()) machine = o.machine;
+  if (start_epoch_s == 0 || (o.start_epoch_s != 0 && o.start_epoch_s < start_epoch_s))
+    start_epoch_s = o.start_epoch_s;
   if (date.empty()) date = o.date;
   if (target.empty()) target = o.target;
   if (workload.empty()) workload = o.workload;
@@ -139,6 +144,7 @@ nlohmann::ordered_json to_json(const run_record& r) {
   j["late_after_us"] = r.late_after_us;
   j["overloaded"] = r.overloaded;
   j["elapsed_s"] = r.elapsed_s;
+  j["start_epoch_s"] = r.start_epoch_s;
   j["conserved"] = r.conserved;
   j["codes"] = r.codes;
   j["latency"] = histogram_json(*r.latency);
@@ -188,6 +194,7 @@ bool from_json(const nlohmann::json& j, run_record& r, std::string& why) {
     r.late_after_us = j.at("late_after_us");
     r.overloaded = j.at("overloaded");
     r.elapsed_s = j.at("elapsed_s");
+    r.start_epoch_s = j.value("start_epoch_s", 0.0);
     r.conserved = j.at("conserved");
     r.codes = j.at("codes").get<std::map<std::string, std::uint64_t>>();
     if (!histogram_from_json(j.at("latency"), *r.latency, why)) return false;
@@ -312,27 +319,86 @@ std::string hgrm(const histogram& h) {
   return out;
 }
 
-std::string intervals_log(const run_record& r) {
-  std::string out =
-      "#[remit-load interval log: one line per second of the load; values in ns]\n"
-      "#[StartTime " +
-      r.date +
-      "]\n"
-      "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Buckets (index:count ...)\"\n";
-  char buf[96];
+// HdrHistogram's V2 encoding of `h`, compressed and in base64, as its interval logs carry
+// it. remit's histogram has HdrHistogram's bucket layout for 2 significant digits and a
+// lowest discernible value of 1 (256 exact values, then 128 sub-buckets per octave), so its
+// counts array is HdrHistogram's, index for index, up to value_max.
+//   uncompressed: cookie 0x1c849313, payload length, normalizing index offset 0, significant
+//   digits 2, lowest 1, highest value_max, conversion ratio 1.0 (all big-endian), then the
+//   counts up to the largest value as ZigZag LEB128, a run of zeros as minus its length;
+//   compressed: cookie 0x1c849314, length, the zlib (deflate) stream of the above.
+std::string hdr_compressed_base64(const histogram& h) {
+  std::vector<std::uint8_t> payload;
+  const auto put = [&](std::int64_t v) {
+    std::uint64_t z = (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
+    for (int i = 0; i < 8 && z >= 0x80; ++i) {
+      payload.push_back(static_cast<std::uint8_t>((z & 0x7f) | 0x80));
+      z >>= 7;
+    }
+    payload.push_back(static_cast<std::uint8_t>(z));  // the 9th byte, if any, holds 8 bits
+  };
+  const std::size_t limit = h.count() == 0 ? 0 : histogram::bucket_of(h.max()) + 1;
+  for (std::size_t i = 0; i < limit;) {
+    const std::uint64_t c = h.count_in(i++);
+    if (c != 0) {
+      put(static_cast<std::int64_t>(c));
+      continue;
+    }
+    std::int64_t zeros = 1;
+    while (i < limit && h.count_in(i) == 0) ++zeros, ++i;
+    put(zeros > 1 ? -zeros : 0);
+  }
+  std::vector<std::uint8_t> raw;
+  const auto be = [](std::vector<std::uint8_t>& out, std::uint64_t v, int bytes) {
+    for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  };
+  be(raw, 0x1c849303u | 0x10u, 4);
+  be(raw, payload.size(), 4);
+  be(raw, 0, 4);  // normalizing index offset
+  be(raw, 2, 4);  // significant value digits
+  be(raw, 1, 8);  // lowest discernible value
+  be(raw, histogram::value_max, 8);
+  be(raw, std::bit_cast<std::uint64_t>(1.0), 8);
+  raw.insert(raw.end(), payload.begin(), payload.end());
+  uLongf zlen = compressBound(static_cast<uLong>(raw.size()));
+  std::vector<std::uint8_t> z(zlen);
+  const int rc = compress2(z.data(), &zlen, raw.data(), static_cast<uLong>(raw.size()), 6);
+  REMIT_ASSERT(rc == Z_OK);
+  z.resize(zlen);
+  std::vector<std::uint8_t> framed;
+  be(framed, 0x1c849304u | 0x10u, 4);
+  be(framed, z.size(), 4);
+  framed.insert(framed.end(), z.begin(), z.end());
+  static constexpr char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (std::size_t i = 0; i < framed.size(); i += 3) {
+    const std::uint32_t n = (std::uint32_t{framed[i]} << 16) |
+                            (i + 1 < framed.size() ? std::uint32_t{framed[i + 1]} << 8 : 0) |
+                            (i + 2 < framed.size() ? std::uint32_t{framed[i + 2]} : 0);
+    out += b64[(n >> 18) & 63];
+    out += b64[(n >> 12) & 63];
+    out += i + 1 < framed.size() ? b64[(n >> 6) & 63] : '=';
+    out += i + 2 < framed.size() ? b64[n & 63] : '=';
+  }
+  return out;
+}
+
+std::string interval_log(const run_record& r) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "#[Logged with remit-load: latency in ns, one interval per second of the load]\n"
+                "#[Histogram log format version 1.3]\n"
+                "#[StartTime: %.3f (seconds since epoch), %s]\n",
+                r.start_epoch_s, r.date.c_str());
+  std::string out = buf;
+  out +=
+      "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n";
   for (std::size_t i = 0; i < r.seconds.size(); ++i) {
     const histogram& h = *r.seconds[i].latency;
-    std::snprintf(buf, sizeof buf, "%zu.000,1.000,%llu,", i,
-                  static_cast<unsigned long long>(h.max()));
+    // Interval_Max in milliseconds, HdrHistogram's default unit ratio for nanosecond values.
+    std::snprintf(buf, sizeof buf, "%zu.000,1.000,%.3f,", i, static_cast<double>(h.max()) / 1e6);
     out += buf;
-    bool first = true;
-    for (std::size_t b = 0; b < histogram::bucket_count; ++b) {
-      if (h.count_in(b) == 0) continue;
-      std::snprintf(buf, sizeof buf, "%s%zu:%llu", first ? "" : " ", b,
-                    static_cast<unsigned long long>(h.count_in(b)));
-      out += buf;
-      first = false;
-    }
+    out += hdr_compressed_base64(h);
     out += "\n";
   }
   return out;
@@ -713,7 +779,7 @@ bool write_report(const std::string& dir, const run_record& r, std::string& why)
   const std::filesystem::path d(dir);
   return write_file(d / "run.json", to_json(r).dump(1) + "\n", why) &&
          write_file(d / "latency.hgrm", hgrm(*r.latency), why) &&
-         write_file(d / "intervals.log", intervals_log(r), why) &&
+         write_file(d / "latency.hlog", interval_log(r), why) &&
          write_file(d / "seconds.csv", seconds_csv(r), why) &&
          write_file(d / "report.html", html(r), why);
 }

@@ -4,7 +4,7 @@
 //                   `remit-load merge` combines several processes' runs exactly;
 //   latency.hgrm    the latency distribution in HdrHistogram's percentile-distribution text
 //                   format (values in microseconds), which HdrHistogram plotters read;
-//   intervals.log   one line per second: start, length, max and the raw bucket counts;
+//   latency.hlog    HdrHistogram's interval log: one compressed histogram per second;
 //   seconds.csv     per second: offered and achieved rate, p50/p99/p99.9/max, late sends,
 //                   overloaded answers, refused events, and a column per result code seen;
 //   report.html     one self-contained page of inline SVG (no script, nothing fetched): the
@@ -80,6 +80,7 @@ struct run_record {
   std::uint64_t late = 0;   // batches sent late
   std::uint64_t overloaded = 0;
   double elapsed_s = 0;
+  double start_epoch_s = 0;  // when the load started, on the wall clock
   bool conserved = true;
   int processes = 1;
   std::optional<find_max_result> find_max;
@@ -97,7 +98,8 @@ bool from_json(const nlohmann::json& j, run_record& r, std::string& why);
 
 // HdrHistogram's percentile distribution of `h` (ns), values scaled to microseconds.
 std::string hgrm(const histogram& h);
-std::string intervals_log(const run_record& r);
+std::string hdr_compressed_base64(const histogram& h);
+std::string interval_log(const run_record& r);
 std::string seconds_csv(const run_record& r);
 std::string html(const run_record& r);
 
