@@ -1434,7 +1434,8 @@ std::string result_name(std::uint32_t c) {
 }
 
 void print_report(const options& o, const load_source& gen, std::size_t outstanding_max,
-                  bool scratch, const nlohmann::ordered_json& figures, const run_report& rep) {
+                  bool scratch, const nlohmann::ordered_json& figures, const run_report& rep,
+                  const std::optional<find_max_result>& fm) {
   const histogram& h = *rep.latency;
   const auto us = [&](double p) { return round_to(static_cast<double>(h.percentile(p)) / 1e3, 1); };
   const auto late_us = [&](double p) {
@@ -1528,13 +1529,20 @@ void print_report(const options& o, const load_source& gen, std::size_t outstand
     }
     j["batch"] = o.batch;
     if (open) {
-      j["rate"] = o.rate;
+      j["rate"] = fm ? fm->rate : o.rate;  // 0 for --ramp and --steps: see "schedule"
       j["schedule"] = o.sched->describe();
     } else {
       j["inflight"] = o.inflight;
     }
     if (!o.workload.empty() || !o.workload_file.empty()) j["workload"] = gen.describe();
     if (!figures.empty()) j["journal"] = figures;
+    if (fm) {
+      j["find_max"] = nlohmann::ordered_json::object();
+      j["find_max"]["slo"] = fm->slo;
+      j["find_max"]["rate"] = fm->rate;
+      j["find_max"]["steps"] = fm->steps.size();
+      j["find_max"]["verdict"] = fm->verdict;
+    }
     j["conserved"] = rep.conserved;
     std::cout << j.dump() << std::endl;
   }
@@ -1972,13 +1980,12 @@ int run(int argc, char** argv) {
   }
   std::unique_ptr<load_source> source;
   if (!o.workload.empty() || !o.workload_file.empty()) {
-    for (const CLI::Option* opt :
-         {app.get_option("--mix"), app.get_option("--dist"), app.get_option("--accounts"),
-          app.get_option("--ledgers"), app.get_option("--bounded")}) {
+    for (const CLI::Option* opt : {app.get_option("--mix"), app.get_option("--dist"),
+                                   app.get_option("--ledgers"), app.get_option("--bounded")}) {
       if (opt->count() != 0) {
         return bad(opt->get_name() +
                    " applies to --mix workloads; a payment workload sets its "
-                   "own accounts (in its file)");
+                   "own ledgers and accounts (in its file)");
       }
     }
     std::optional<workload::payments_config> pc;
@@ -1994,6 +2001,10 @@ int run(int argc, char** argv) {
       if (!pc) return bad(o.workload_file + ": " + why);
     }
     if (seed_given) pc->seed = o.seed;
+    if (app.get_option("--accounts")->count() != 0) pc->customers = o.accounts;  // customers
+    if (const std::string_view why = workload::validate(*pc); !why.empty()) {
+      return bad(std::string(why));
+    }
     source = std::make_unique<payments_source>(*pc);
   } else {
     source = std::make_unique<mix_source>(c);
@@ -2064,7 +2075,13 @@ int run(int argc, char** argv) {
     return 1;
   }
   if (!check_conserved(*target, gen, o.account_offset, rep)) return 1;
-  print_report(o, gen, outstanding_max, !scratch.path().empty(), target->journal_figures(), rep);
+  if (rec.find_max && rec.find_max->rate == 0) {
+    std::printf("(no step met the SLO: the figures below are empty; the steps above say why)\n");
+  } else if (rec.find_max) {
+    std::printf("(the figures below are those of the best step, %.0f/s)\n", rec.find_max->rate);
+  }
+  print_report(o, gen, outstanding_max, !scratch.path().empty(), target->journal_figures(), rep,
+               rec.find_max);
   if (!o.report.empty()) {
     fill_record(o, gen, outstanding_max, rep, rec);
     std::string report_why;
