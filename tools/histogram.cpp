@@ -51,6 +51,18 @@ void histogram::merge(const histogram& other) {
   max_ = std::max(max_, other.max_);
 }
 
+void histogram::restore(std::size_t bucket, std::uint64_t count) {
+  REMIT_ASSERT(bucket < bucket_count);
+  counts_[bucket] += count;
+  count_ += count;
+}
+
+void histogram::restore_extremes(std::uint64_t min, std::uint64_t max) {
+  REMIT_ASSERT(min <= max);
+  min_ = std::min(min_, min);
+  max_ = std::max(max_, max);
+}
+
 double histogram::mean() const {
   if (count_ == 0) return 0.0;
   double sum = 0.0;

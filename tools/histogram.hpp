@@ -45,6 +45,14 @@ class histogram {
   // at least p% of the values are <= v. p = 0 gives min(), p = 100 gives max(); 0 when empty.
   std::uint64_t percentile(double p) const;
 
+  // The raw counts, for writing a histogram out and reading it back exactly (a report,
+  // a merge of several processes' reports).
+  std::uint64_t count_in(std::size_t bucket) const { return counts_[bucket]; }
+  // Adds `count` to `bucket` as if that many values of it were recorded, with `min` and
+  // `max` the exact extremes of what was recorded (merged with the ones already held).
+  void restore(std::size_t bucket, std::uint64_t count);
+  void restore_extremes(std::uint64_t min, std::uint64_t max);
+
   // Bucket arithmetic, public for the tests.
   static std::size_t bucket_of(std::uint64_t value);
   static std::uint64_t lowest_of(std::size_t bucket);
