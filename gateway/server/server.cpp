@@ -333,6 +333,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
     r.event_count_max = srv_.cfg.event_count_max;
     r.inflight_max = srv_.cfg.inflight_max;
     r.mac_required = srv_.cfg.mac_required ? 1 : 0;
+    r.role = static_cast<std::uint32_t>(codec::node_role::standalone);  // no cluster yet
     std::memcpy(r.server_version.data(), srv_.server_version.data(),
                 std::min(r.server_version.size(), srv_.server_version.size()));
     std::memcpy(reply_.data(), &r, sizeof r);

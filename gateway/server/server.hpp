@@ -70,7 +70,7 @@ struct server_config {
 // Counters for the metrics endpoint. All relaxed atomics: a scrape is not a snapshot.
 struct metrics {
   static constexpr std::size_t opcodes = 23;
-  static constexpr std::size_t statuses = 18;
+  static constexpr std::size_t statuses = codec::status_count;
   static constexpr std::size_t result_codes = 62;
   // Upper bounds of the latency buckets, microseconds; the last bucket is +Inf.
   static constexpr std::array<double, 20> latency_bounds_us = {
