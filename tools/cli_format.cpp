@@ -498,10 +498,11 @@ std::vector<std::string> transfer_flag_names(std::uint16_t flags) {
 }
 
 std::vector<std::string> permission_names(std::uint32_t bits) {
-  static constexpr std::array<flag_name, 3> table = {{
+  static constexpr std::array<flag_name, 4> table = {{
       {"read", static_cast<std::uint16_t>(codec::permission::read)},
       {"transfer", static_cast<std::uint16_t>(codec::permission::transfer)},
       {"admin", static_cast<std::uint16_t>(codec::permission::admin)},
+      {"replicate", static_cast<std::uint16_t>(codec::permission::replicate)},
   }};
   std::vector<std::string> names = flag_names(table, static_cast<std::uint16_t>(bits));
   if (bits > UINT16_MAX) names.push_back("bit_16_or_more");
@@ -787,6 +788,13 @@ std::string_view hint(codec::status s) {
       return "the request is too large: send fewer events at once";
     case reserved_field:
       return "a reserved field was set: this is a bug of the client";
+    case not_primary:
+      return "this server is not the primary of its cluster and did not execute the request: "
+             "send the same command to the primary (--server), whose address the error names "
+             "when the server knows it";
+    case unavailable:
+      return "the server could not make the write durable on its cluster: the outcome is "
+             "unknown; send the same command again later (it is safe to resend by id)";
     case bad_magic:
     case unsupported_version:
     case header_checksum:

@@ -668,6 +668,7 @@ int ping(session& s, const output& out, const global_options& g) {
   const bool durable = !info.server_version.ends_with("-nodurable");
   out.text(render_fields({{"server", s.server},
                           {"server_version", info.server_version},
+                          {"role", std::string(codec::role_name(info.role))},
                           {"durable", durable ? "yes" : "no (the server runs without durability)"},
                           {"key_id", g.key_id},
                           {"permissions", join_flags(permission_names(info.permissions))},
@@ -682,6 +683,7 @@ int ping(session& s, const output& out, const global_options& g) {
   j["ok"] = true;
   j["server"] = s.server;
   j["server_version"] = info.server_version;
+  j["role"] = std::string(codec::role_name(info.role));
   j["durable"] = durable;
   j["key_id"] = g.key_id;
   j["permissions"] = permission_names(info.permissions);

@@ -51,7 +51,8 @@ void log_line(std::string_view line) {
 bool create_keys_file(const std::string& path, std::string& why) {
   const remit::codec::key_entry k = remit::codec::make_key("admin", remit::codec::permission::all);
   const std::string text =
-      "# remit keys: key_id hex_secret permissions (1 read, 2 transfer, 4 admin)\n" +
+      "# remit keys: key_id hex_secret permissions (1 read, 2 transfer, 4 admin, 8 "
+      "replicate)\n" +
       remit::codec::format_key(k) + "\n";
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {

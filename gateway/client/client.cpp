@@ -144,6 +144,7 @@ struct request {
   std::uint32_t open = 0;         // calls not yet answered
   std::uint64_t request_id = 0;   // of the last send
   std::chrono::milliseconds overload_backoff{0};
+  std::uint32_t unavailable_resends = 0;  // resends after `unavailable`, bounded
   std::vector<std::byte> body;
   std::vector<call_ptr> calls;  // in body order
 };
@@ -497,14 +498,16 @@ struct client::impl {
                          std::string(codec::name(r->op)));
       return;
     }
+    if (st == codec::status::unavailable && r->unavailable_resends < cfg_.reconnects_max) {
+      // The outcome is unknown (section 9): send it again by id later, on this session.
+      ++r->unavailable_resends;
+      retry_later(std::move(r));
+      return;
+    }
     if (st != codec::status::ok) {
       for (auto& c : r->calls) {
         if (c->done) continue;
-        reply rep;
-        rep.answered = true;
-        rep.status = st;
-        rep.error = reason_of(body);
-        answer(*c, std::move(rep));
+        answer(*c, error_reply(*r, st, body));
       }
       // storage_failed, shutting_down, bad_sequence, ...: the server closes the session.
       if (codec::closes_session(st)) connection_lost(conn_, "server: " + status_text(st, body));
@@ -513,6 +516,27 @@ struct client::impl {
     if (r->open == 0) return;  // every call of it timed out
     if (const std::string e = decode(*r, h, body); !e.empty())
       answer_all(*r, "malformed response: " + e);
+  }
+
+  // The reply to a call of `r` answered with status `st` (not ok).
+  reply error_reply(const request& r, codec::status st, std::span<const std::byte> body) const {
+    reply rep;
+    rep.answered = true;
+    rep.status = st;
+    rep.error = reason_of(body);
+    if (st == codec::status::not_primary) {
+      // The body is the primary's client address (section 9), not a reason.
+      rep.primary = rep.error;
+      rep.error = endpoint_name() + " is not the primary; " +
+                  (rep.primary.empty() ? "it does not know which node is"
+                                       : "the primary is at " + rep.primary) +
+                  " (the request was not executed)";
+    } else if (st == codec::status::unavailable) {
+      const std::string said = rep.error.empty() ? "" : " (the server said: " + rep.error + ")";
+      rep.error = "the outcome is unknown after " + std::to_string(r.unavailable_resends) +
+                  " resends; resend by id later" + said;
+    }
+    return rep;
   }
 
   // Splits an ok response back over the calls of its request; returns what is wrong with it.
@@ -806,6 +830,7 @@ struct client::impl {
     session_.mac = cfg_.mac;
     session_.server_version =
         ascii_of(c->hello_reply.server_version.data(), c->hello_reply.server_version.size());
+    session_.role = c->hello_reply.role;
 
     state_ = state::connected;
     attempt_ = 0;

@@ -21,6 +21,11 @@
 //   That is safe because creation is idempotent by id: a transfer that was committed before
 //   the drop answers `exists` the second time. `overloaded` answers are retried after a
 //   backoff; `storage_failed` and `shutting_down` are returned to the caller.
+// - Cluster statuses (PROTOCOL.md section 9); the session goes on after both. `unavailable`
+//   (the outcome is unknown) is resent by id after a backoff, like a request in flight when
+//   a connection drops, at most `reconnects_max` times; then the caller gets `unavailable`.
+//   `not_primary` is returned to the caller, with the primary's address from the body in
+//   reply::primary; the client does not follow it to the primary (yet).
 #pragma once
 
 #include <chrono>
@@ -68,6 +73,7 @@ struct session_info {
   std::uint32_t inflight_max = 0;
   bool mac = false;
   std::string server_version;
+  std::uint32_t role = 0;  // HelloReply's role: codec::node_role (0 standalone)
 };
 
 struct reply {
@@ -82,6 +88,8 @@ struct reply {
   std::vector<transfer> transfers;           // lookup_transfers, get_account_transfers
   ledger_stats stats{};                      // get_ledger_stats
   std::vector<std::byte> ping;               // ping: the bytes echoed
+  std::string primary;  // not_primary: the primary's `host:port`, empty when the server
+                        // does not know it
   bool ok() const { return answered && status == codec::status::ok; }
 };
 using callback = std::function<void(reply&&)>;

@@ -43,6 +43,10 @@ std::string_view name(status s) {
       return "storage_failed";
     case status::reserved_field:
       return "reserved_field";
+    case status::not_primary:
+      return "not_primary";
+    case status::unavailable:
+      return "unavailable";
   }
   return "unknown";
 }
@@ -82,6 +86,8 @@ bool closes_session(status s) {
     case status::permission_denied:
     case status::overloaded:
     case status::reserved_field:
+    case status::not_primary:
+    case status::unavailable:
       return false;
     default:
       return true;
@@ -91,6 +97,18 @@ bool closes_session(status s) {
 std::string_view key_id_of(const hello& h) {
   const auto* end = static_cast<const char*>(std::memchr(h.key_id.data(), 0, h.key_id.size()));
   return {h.key_id.data(), end ? static_cast<std::size_t>(end - h.key_id.data()) : h.key_id.size()};
+}
+
+std::string_view role_name(std::uint32_t role) {
+  switch (static_cast<node_role>(role)) {
+    case node_role::standalone:
+      return "standalone";
+    case node_role::primary:
+      return "primary";
+    case node_role::standby:
+      return "standby";
+  }
+  return "unknown";
 }
 
 opcode_shape shape_of(std::uint16_t op) {
@@ -157,6 +175,11 @@ status check_single(const frame_header& h, std::span<const std::byte> body, std:
 status check_request(const frame_header& h, std::span<const std::byte> body,
                      std::uint32_t permissions, std::uint32_t event_count_max) {
   if (const status s = check_envelope(h, body); s != status::ok) return s;
+  // Node-to-node opcodes (section 9): only a key with replicate may use them, and this
+  // server defines none yet, so such a key gets unknown_opcode.
+  if (is_node_opcode(h.opcode))
+    return (permissions & permission::replicate) != 0 ? status::unknown_opcode
+                                                      : status::permission_denied;
   const opcode_shape shape = shape_of(h.opcode);
   if (!shape.known) return status::unknown_opcode;
   if ((permissions & shape.permission) != shape.permission) return status::permission_denied;

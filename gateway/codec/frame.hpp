@@ -42,6 +42,14 @@ enum class opcode : std::uint16_t {
   get_ledger_stats = 22,
 };
 
+// Opcodes 64 to 127 carry node-to-node traffic (section 9) after AUTH with a key that has
+// permission::replicate. This server defines none of them yet.
+inline constexpr std::uint16_t node_opcode_min = 64;
+inline constexpr std::uint16_t node_opcode_max = 127;
+inline constexpr bool is_node_opcode(std::uint16_t op) {
+  return op >= node_opcode_min && op <= node_opcode_max;
+}
+
 // Protocol status (section 5), carried in the header of a response.
 enum class status : std::uint16_t {
   ok = 0,
@@ -61,7 +69,10 @@ enum class status : std::uint16_t {
   shutting_down = 15,
   storage_failed = 16,
   reserved_field = 17,
+  not_primary = 18,  // the body names the primary's client address (section 9)
+  unavailable = 19,  // the outcome is unknown: resend by id later (section 9)
 };
+inline constexpr std::size_t status_count = 20;  // codes 0 to 19, 13 unused
 std::string_view name(status s);
 std::string_view name(opcode op);  // "unknown" for a value outside section 3
 
@@ -74,7 +85,12 @@ namespace permission {
 inline constexpr std::uint32_t read = 1u << 0;
 inline constexpr std::uint32_t transfer = 1u << 1;
 inline constexpr std::uint32_t admin = 1u << 2;
+inline constexpr std::uint32_t replicate = 1u << 3;  // node-to-node traffic (section 9)
+// Every permission a client uses; replicate is for nodes, not clients.
 inline constexpr std::uint32_t all = read | transfer | admin;
+// Every bit the protocol defines: a keys file may combine these and no others.
+inline constexpr std::uint32_t defined = all | replicate;
+static_assert(defined == 15);
 }  // namespace permission
 
 // The 64-byte frame header, byte-identical to the wire.
@@ -129,12 +145,19 @@ struct hello_reply {
   std::uint32_t inflight_max;
   std::uint32_t mac_required;
   std::array<char, 16> server_version;  // ASCII, zero padded
-  std::array<std::uint8_t, 16> reserved;
+  std::uint32_t role;                   // node_role
+  std::array<std::uint8_t, 12> reserved;
 };
 static_assert(sizeof(hello_reply) == hello_reply_size);
+static_assert(offsetof(hello_reply, role) == 48);
 static_assert(offsetof(hello_reply, body_size_max) == 16);
 static_assert(offsetof(hello_reply, mac_required) == 28);
 static_assert(offsetof(hello_reply, server_version) == 32);
+
+// HelloReply's `role`: what the node is now (section 9).
+enum class node_role : std::uint32_t { standalone = 0, primary = 1, standby = 2 };
+// "standalone", "primary", "standby", or "unknown" for a value section 9 does not define.
+std::string_view role_name(std::uint32_t role);
 
 struct auth_reply {
   std::uint64_t session_id;

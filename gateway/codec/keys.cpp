@@ -34,6 +34,10 @@ std::vector<std::string_view> fields_of(std::string_view line) {
   return out;
 }
 
+constexpr char permissions_rule[] =
+    "permissions must be a decimal number from 0 to 15, a sum of read 1, transfer 2, admin 4 "
+    "and replicate 8";
+
 }  // namespace
 
 std::optional<std::vector<key_entry>> parse_keys(std::string_view text, std::string& error) {
@@ -84,14 +88,14 @@ std::optional<std::vector<key_entry>> parse_keys(std::string_view text, std::str
     }
     std::uint64_t perm = 0;
     for (char c : f[2]) {
-      if (c < '0' || c > '9' || perm > 7) {
-        error = where + "permissions must be a decimal number from 0 to 7";
+      if (c < '0' || c > '9' || perm > permission::defined) {
+        error = where + permissions_rule;
         return std::nullopt;
       }
       perm = perm * 10 + static_cast<std::uint64_t>(c - '0');
     }
-    if (perm > permission::all) {
-      error = where + "permissions must be a decimal number from 0 to 7";
+    if ((perm & ~std::uint64_t{permission::defined}) != 0) {
+      error = where + permissions_rule;
       return std::nullopt;
     }
     k.permissions = static_cast<std::uint32_t>(perm);

@@ -268,6 +268,10 @@ class session final : public session_base, public std::enable_shared_from_this<s
         if (read_begin_ == read_end_) break;
         read_begin_ += decoder_.feed(
             std::span<const std::byte>(read_buf_.data() + read_begin_, read_end_ - read_begin_));
+        // The idle window counts from the last complete frame received (section 1), whether
+        // or not the session may handle it yet.
+        if (phase_ == phase::open && decoder_.current() == codec::frame_decoder::state::frame)
+          deadline_ = clock_type::now() + srv_.cfg.idle_timeout;
         continue;
       }
       if (decoder_.current() == codec::frame_decoder::state::header_error) {
@@ -333,6 +337,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
     r.event_count_max = srv_.cfg.event_count_max;
     r.inflight_max = srv_.cfg.inflight_max;
     r.mac_required = srv_.cfg.mac_required ? 1 : 0;
+    r.role = static_cast<std::uint32_t>(codec::node_role::standalone);  // no cluster yet
     std::memcpy(r.server_version.data(), srv_.server_version.data(),
                 std::min(r.server_version.size(), srv_.server_version.size()));
     std::memcpy(reply_.data(), &r, sizeof r);
@@ -401,7 +406,6 @@ class session final : public session_base, public std::enable_shared_from_this<s
   }
 
   bool on_request(const codec::frame_header& h, std::span<const std::byte> body) {
-    deadline_ = clock_type::now() + srv_.cfg.idle_timeout;
     if (!sequence_checked_) {
       if (h.sequence != recv_sequence_)
         return fail(status::bad_sequence, h.opcode, h.request_id, "sequence is not the next one"),
@@ -659,11 +663,6 @@ class session final : public session_base, public std::enable_shared_from_this<s
     in_write_.clear();
     REMIT_ASSERT(answered <= outstanding_);
     outstanding_ -= answered;
-    // Time spent waiting on its own answers is not idle time: the window starts again from
-    // the last answer, or a peer that sends at once on an answer could lose the race with
-    // the idle timer.
-    if (answered > 0 && phase_ == phase::open)
-      deadline_ = std::max(deadline_, clock_type::now() + srv_.cfg.idle_timeout);
     if (!write_queue_.empty()) {
       start_write();
     } else if (phase_ == phase::closing) {
@@ -684,16 +683,9 @@ class session final : public session_base, public std::enable_shared_from_this<s
     timer_.async_wait([self = this->shared_from_this()](const boost::system::error_code& ec) {
       if (ec || self->phase_ == phase::closed) return;
       const auto now = clock_type::now();
-      if (now >= self->deadline_) {
-        // A session waiting on its own requests (or on the engine) is not idle.
-        if (self->phase_ == phase::open && (self->outstanding_ > 0 || self->waiting_budget_)) {
-          self->deadline_ = now + self->srv_.cfg.idle_timeout;
-        } else if (self->phase_ == phase::closing || self->phase_ == phase::draining) {
-          return self->close_now();  // a peer that does not take its last answers
-        } else {
-          return self->close_now();
-        }
-      }
+      // Past the deadline: HELLO or AUTH late, no complete frame within the idle window
+      // (whatever is outstanding), or a closing peer that does not take its last answers.
+      if (now >= self->deadline_) return self->close_now();
       self->arm_timer();
     });
   }

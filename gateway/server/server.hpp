@@ -9,7 +9,9 @@
 //   gathered write.
 // - Limits (section 1): HELLO within hello_timeout of connect, AUTH within auth_timeout of
 //   the HELLO reply; after AUTH a session with no complete frame for idle_timeout is closed
-//   (a peer stalled mid-frame included), unless it is waiting on its own requests. At most
+//   (a peer stalled mid-frame included). The window counts from the last complete frame
+//   received: answers written do not restart it, and requests outstanding do not hold it
+//   (an engine that takes that long has failed anyway). At most
 //   unauthenticated_per_address_max sessions per address before AUTH; an address with
 //   auth_failures_max failed AUTHs within auth_failure_window is refused at accept until the
 //   window passes.
@@ -70,7 +72,7 @@ struct server_config {
 // Counters for the metrics endpoint. All relaxed atomics: a scrape is not a snapshot.
 struct metrics {
   static constexpr std::size_t opcodes = 23;
-  static constexpr std::size_t statuses = 18;
+  static constexpr std::size_t statuses = codec::status_count;
   static constexpr std::size_t result_codes = 62;
   // Upper bounds of the latency buckets, microseconds; the last bucket is +Inf.
   static constexpr std::array<double, 20> latency_bounds_us = {

@@ -232,6 +232,8 @@ TEST(FlagLists, NamesComeBackInBitOrder) {
   EXPECT_EQ(join_flags(transfer_flag_names(1u << 9)), "bit_9");
   EXPECT_EQ(join_flags(account_flag_names(account_flags::linked | (1u << 15))), "linked,bit_15");
   EXPECT_EQ(join_flags(permission_names(7)), "read,transfer,admin");
+  EXPECT_EQ(join_flags(permission_names(8)), "replicate");
+  EXPECT_EQ(join_flags(permission_names(15)), "read,transfer,admin,replicate");
   EXPECT_EQ(join_flags(permission_names(4)), "admin");
   EXPECT_EQ(join_flags(permission_names(0)), "-");
   // Every known flag round-trips through its name.
@@ -395,6 +397,8 @@ TEST(Hints, CommonCodesSayWhatToDo) {
   EXPECT_TRUE(has(hint(create_account_result::exists_with_different_code), "use a new id"));
   EXPECT_TRUE(has(hint(set_controls_result::account_not_found), "create the account"));
   EXPECT_TRUE(has(hint(codec::status::permission_denied), "permission"));
+  EXPECT_TRUE(has(hint(codec::status::not_primary), "primary"));
+  EXPECT_TRUE(has(hint(codec::status::unavailable), "resend by id"));
   EXPECT_TRUE(has(hint(codec::status::overloaded), "try again"));
 }
 

@@ -148,6 +148,7 @@ TEST(client_handshake, session_info_and_ping) {
   EXPECT_EQ(s.body_size_max, remit::body_size_max);
   EXPECT_FALSE(s.mac);
   EXPECT_EQ(s.server_version, "fake-9-nodurable");
+  EXPECT_EQ(s.role, 0u);
   EXPECT_EQ(f.last_mac_mode(), 0u);
 
   const std::vector<std::byte> payload = {std::byte{1}, std::byte{2}, std::byte{3}};
@@ -692,6 +693,99 @@ TEST(client_reconnect, overloaded_is_retried_after_a_backoff) {
     EXPECT_NE(reqs[i].header.request_id, reqs[i - 1].header.request_id);
     EXPECT_EQ(reqs[i].header.sequence, reqs[i - 1].header.sequence + 1);
   }
+}
+
+// ---- cluster statuses (section 9) ------------------------------------------------------------
+
+TEST(client_handshake, role_of_the_hello_reply) {
+  for (const std::uint32_t role : {0u, 1u, 2u}) {
+    fake_options o;
+    o.role = role;
+    fake_server f(secret(), o);
+    client c(config_for(f));
+    EXPECT_EQ(c.session().role, role);
+    EXPECT_TRUE(c.ping({}).ok());
+  }
+}
+
+// not_primary fails the call with the primary's address from the body, and the session goes
+// on: no reconnect, no resend.
+TEST(client_cluster, not_primary_names_the_primary_and_keeps_the_session) {
+  std::atomic<int> refused{0};
+  fake_server f(secret());
+  f.set_hook([&](fake_session& s, const received& r) {
+    if (r.op() != codec::opcode::create_transfers) return s.answer(r);
+    const std::string body = refused++ == 0 ? "10.0.0.2:7400" : "";
+    s.respond(r, codec::status::not_primary, std::as_bytes(std::span(body)), 0);
+  });
+  client c(config_for(f));
+  const reply r = c.create_transfers(transfers(1, 2));
+  EXPECT_TRUE(r.answered);
+  EXPECT_EQ(r.status, codec::status::not_primary);
+  EXPECT_EQ(r.primary, "10.0.0.2:7400");
+  EXPECT_NE(r.error.find("the primary is at 10.0.0.2:7400"), std::string::npos) << r.error;
+  EXPECT_TRUE(r.results.empty());
+  // An empty body: the server does not know the primary.
+  const reply e = c.create_transfers(transfers(3, 1));
+  EXPECT_EQ(e.status, codec::status::not_primary);
+  EXPECT_TRUE(e.primary.empty());
+  EXPECT_NE(e.error.find("does not know"), std::string::npos) << e.error;
+  // The session goes on: the same connection answers, nothing was resent.
+  EXPECT_TRUE(c.ping({}).ok());
+  EXPECT_EQ(c.reconnects(), 0u);
+  EXPECT_EQ(f.connections(), 1);
+  EXPECT_EQ(f.request_count(), 3u);
+  EXPECT_EQ(f.violations(), 0) << f.last_violation();
+}
+
+// unavailable: the outcome is unknown; the client resends the same events by id, on the
+// same session, after a backoff.
+TEST(client_cluster, unavailable_is_resent_by_id_on_the_same_session) {
+  std::atomic<int> unavailable{0};
+  fake_server f(secret());
+  f.set_hook([&](fake_session& s, const received& r) {
+    if (r.op() == codec::opcode::create_transfers && unavailable < 2) {
+      ++unavailable;
+      s.error(r, codec::status::unavailable, "replication timed out");
+    } else {
+      s.answer(r);
+    }
+  });
+  client c(config_for(f));
+  const auto events = transfers(7, 3);
+  expect_results_for(c.create_transfers(events), events);
+  EXPECT_EQ(c.reconnects(), 0u);
+  EXPECT_EQ(f.connections(), 1);
+  const auto reqs = f.requests();
+  ASSERT_EQ(reqs.size(), 3u);
+  for (const auto& q : reqs) {
+    EXPECT_EQ(q.ids(), reqs[0].ids());  // the same events each time
+    EXPECT_EQ(q.body, reqs[0].body);
+  }
+  EXPECT_TRUE(c.ping({}).ok());
+  EXPECT_EQ(f.violations(), 0) << f.last_violation();
+}
+
+// The resends are bounded by reconnects_max; then the caller gets unavailable.
+TEST(client_cluster, unavailable_resends_are_bounded) {
+  fake_server f(secret());
+  f.set_hook([&](fake_session& s, const received& r) {
+    if (r.op() == codec::opcode::create_transfers)
+      s.error(r, codec::status::unavailable, "");
+    else
+      s.answer(r);
+  });
+  config cfg = config_for(f);
+  cfg.reconnects_max = 3;
+  client c(cfg);
+  const reply r = c.create_transfers(transfers(5, 1));
+  EXPECT_TRUE(r.answered);
+  EXPECT_EQ(r.status, codec::status::unavailable);
+  EXPECT_NE(r.error.find("outcome is unknown"), std::string::npos) << r.error;
+  EXPECT_EQ(f.request_count(), 4u);  // the first send and 3 resends
+  EXPECT_EQ(c.reconnects(), 0u);
+  EXPECT_EQ(f.connections(), 1);
+  EXPECT_TRUE(c.ping({}).ok());
 }
 
 // ---- timeouts and close -------------------------------------------------------------------------

@@ -280,6 +280,7 @@ bool fake_server::handshake(fake_session& s) {
   r.event_count_max = opt_.event_count_max;
   r.inflight_max = opt_.inflight_max;
   r.mac_required = opt_.mac_required ? 1 : 0;
+  r.role = opt_.role;
   std::memcpy(r.server_version.data(), opt_.server_version.data(),
               std::min(opt_.server_version.size(), r.server_version.size()));
   {

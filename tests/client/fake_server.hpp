@@ -38,6 +38,7 @@ struct fake_options {
   bool mac_required = false;
   bool bad_server_proof = false;  // AuthReply carries a server_proof that does not verify
   std::string server_version = "fake-1";
+  std::uint32_t role = 0;  // HelloReply's role (codec::node_role)
 };
 
 // A request as the fake received it.

@@ -138,7 +138,8 @@ TEST(check_request, unknown_opcode) {
   // HELLO and AUTH after AUTH, and every number section 3 does not assign.
   std::vector<std::uint16_t> unknown = {0, 1, 2, 0xffff, 0x8010, 0x0110};
   for (std::uint16_t op = 4; op <= 15; ++op) unknown.push_back(op);
-  for (std::uint16_t op = 23; op <= 300; ++op) unknown.push_back(op);
+  for (std::uint16_t op = 23; op <= 300; ++op)
+    if (!is_node_opcode(op)) unknown.push_back(op);
   for (const std::uint16_t op : unknown) {
     request r = test::valid_request(opcode::ping);
     r.h.opcode = op;
@@ -153,6 +154,39 @@ TEST(check_request, unknown_opcode) {
     r.h.sequence = 5;
     r.reseal();
     EXPECT_EQ(r.check(), status::unknown_opcode) << op_name(op);
+  }
+}
+
+// Opcodes 64 to 127 (section 9): permission_denied without replicate, whatever the body;
+// with it, unknown_opcode, as this server defines no node-to-node message yet.
+TEST(check_request, node_opcodes_need_replicate) {
+  EXPECT_FALSE(is_node_opcode(63));
+  EXPECT_TRUE(is_node_opcode(64));
+  EXPECT_TRUE(is_node_opcode(127));
+  EXPECT_FALSE(is_node_opcode(128));
+  for (std::uint16_t op = node_opcode_min; op <= node_opcode_max; ++op) {
+    for (std::uint32_t perms = 0; perms <= permission::defined; ++perms) {
+      SCOPED_TRACE("opcode " + std::to_string(op) + " with permissions " + std::to_string(perms));
+      request r = test::valid_request(opcode::lookup_accounts);
+      r.h.opcode = op;
+      r.reseal();
+      const bool replicate = (perms & permission::replicate) != 0;
+      EXPECT_EQ(r.check(perms), replicate ? status::unknown_opcode : status::permission_denied);
+    }
+  }
+  // The checks before the opcode still come first.
+  request r = test::valid_request(opcode::ping);
+  r.h.opcode = 64;
+  r.h.flags = 2;
+  r.reseal();
+  EXPECT_EQ(r.check(0), status::reserved_field);
+  // 63 and 128 are not node opcodes: unknown_opcode for every key.
+  for (const std::uint16_t op : {std::uint16_t{63}, std::uint16_t{128}}) {
+    request o = test::valid_request(opcode::ping);
+    o.h.opcode = op;
+    o.reseal();
+    EXPECT_EQ(o.check(0), status::unknown_opcode) << op;
+    EXPECT_EQ(o.check(permission::replicate), status::unknown_opcode) << op;
   }
 }
 
@@ -174,7 +208,8 @@ TEST(check_request, permissions_per_opcode) {
   static_assert(std::size(rows) == std::size(test::request_opcodes));
   for (const auto& x : rows) {
     EXPECT_EQ(shape_of(static_cast<std::uint16_t>(x.op)).permission, x.needs);
-    for (std::uint32_t perms = 0; perms <= permission::all; ++perms) {
+    // Up to 15: replicate (8) grants no client opcode, alone or with other bits.
+    for (std::uint32_t perms = 0; perms <= permission::defined; ++perms) {
       SCOPED_TRACE(op_name(x.op) + " with permissions " + std::to_string(perms));
       const bool allowed = (perms & x.needs) == x.needs;
       EXPECT_EQ(test::valid_request(x.op).check(perms),
@@ -190,6 +225,11 @@ TEST(check_request, permissions_per_opcode) {
             status::permission_denied);
   EXPECT_EQ(test::valid_request(opcode::get_account_transfers).check(permission::admin),
             status::permission_denied);
+  // Nor does replicate: a replicate-only key may PING and nothing else.
+  for (const opcode op : test::request_opcodes)
+    EXPECT_EQ(test::valid_request(op).check(permission::replicate),
+              op == opcode::ping ? status::ok : status::permission_denied)
+        << op_name(op);
 }
 
 // event_count and body_size (section 3), with event_count_max 4.
@@ -462,7 +502,10 @@ TEST(closes_session, follows_section_5) {
       {status::shutting_down, true},
       {status::storage_failed, true},
       {status::reserved_field, false},
+      {status::not_primary, false},
+      {status::unavailable, false},
   };
+  static_assert(std::size(rows) == status_count - 1);  // every code but the unused 13
   for (const auto& x : rows) EXPECT_EQ(closes_session(x.s), x.closes) << name(x.s);
 }
 
@@ -470,9 +513,34 @@ TEST(names, statuses_and_opcodes) {
   EXPECT_EQ(name(status::bad_magic), "bad_magic");
   EXPECT_EQ(name(status::reserved_field), "reserved_field");
   EXPECT_EQ(name(static_cast<status>(13)), "unknown");
+  EXPECT_EQ(name(status::not_primary), "not_primary");
+  EXPECT_EQ(name(status::unavailable), "unavailable");
+  EXPECT_EQ(static_cast<int>(status::not_primary), 18);
+  EXPECT_EQ(static_cast<int>(status::unavailable), 19);
+  EXPECT_EQ(name(static_cast<status>(20)), "unknown");
+  EXPECT_EQ(role_name(0), "standalone");
+  EXPECT_EQ(role_name(1), "primary");
+  EXPECT_EQ(role_name(2), "standby");
+  EXPECT_EQ(role_name(3), "unknown");
+  EXPECT_EQ(permission::replicate, 8u);
   EXPECT_EQ(name(opcode::get_ledger_stats), "get_ledger_stats");
   EXPECT_EQ(name(static_cast<opcode>(4)), "unknown");
   for (const opcode op : test::all_opcodes) EXPECT_NE(name(op), "unknown");
+}
+
+// HelloReply (section 3): role is the u32 after server_version, then 12 reserved bytes.
+TEST(hello_reply, role_sits_after_server_version) {
+  hello_reply r{};
+  r.role = static_cast<std::uint32_t>(node_role::standby);
+  std::array<std::byte, hello_reply_size> wire{};
+  std::memcpy(wire.data(), &r, sizeof r);
+  EXPECT_EQ(wire[48], std::byte{2});
+  for (std::size_t i = 0; i < hello_reply_size; ++i) {
+    if (i != 48) {
+      EXPECT_EQ(wire[i], std::byte{0}) << i;
+    }
+  }
+  EXPECT_EQ(r.reserved.size(), 12u);
 }
 
 // ---------------------------------------------------------------------------------------

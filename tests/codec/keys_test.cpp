@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/codec/frame.hpp"
 #include "gateway/codec/keys.hpp"
 
 namespace remit::codec {
@@ -77,6 +78,13 @@ TEST(parse_keys, edge_values_are_accepted) {
       {"k " + secret_b + " 007", 7},
       {"~!@$%^&*()_+{}|:\"<>?`-=[]\\;',./ " + secret_b + " 3", 3},
       {"k " + std::string(512, 'f') + " 4", 4},
+      // replicate (8) alone and with every other bit (sections 3 and 9).
+      {"node " + secret_b + " 8", 8},
+      {"node " + secret_b + " 9", 9},
+      {"node " + secret_b + " 10", 10},
+      {"node " + secret_b + " 12", 12},
+      {"node " + secret_b + " 15", 15},
+      {"node " + secret_b + " 008", 8},
   };
   for (const auto& x : rows) {
     std::string error;
@@ -107,12 +115,15 @@ TEST(parse_keys, refuses_bad_lines_without_showing_the_secret) {
       {"key_id_33", std::string(33, 'k') + " " + secret_a + " 7", secret_a, "longer than 32"},
       {"key_id_control_char", "op\x01s " + secret_a + " 7", secret_a, "printable"},
       {"key_id_high_byte", "op\xc3\xa9 " + secret_a + " 7", secret_a, "printable"},
-      {"permissions_8", "ops " + secret_a + " 8", secret_a, "0 to 7"},
-      {"permissions_10", "ops " + secret_a + " 10", secret_a, "0 to 7"},
-      {"permissions_huge", "ops " + secret_a + " 99999999999999999999999", secret_a, "0 to 7"},
-      {"permissions_negative", "ops " + secret_a + " -1", secret_a, "0 to 7"},
-      {"permissions_hex", "ops " + secret_a + " 0x7", secret_a, "0 to 7"},
-      {"permissions_word", "ops " + secret_a + " admin", secret_a, "0 to 7"},
+      // Bits past the four the protocol defines.
+      {"permissions_16", "ops " + secret_a + " 16", secret_a, "0 to 15"},
+      {"permissions_17", "ops " + secret_a + " 17", secret_a, "0 to 15"},
+      {"permissions_31", "ops " + secret_a + " 31", secret_a, "0 to 15"},
+      {"permissions_160", "ops " + secret_a + " 160", secret_a, "0 to 15"},
+      {"permissions_huge", "ops " + secret_a + " 99999999999999999999999", secret_a, "0 to 15"},
+      {"permissions_negative", "ops " + secret_a + " -1", secret_a, "0 to 15"},
+      {"permissions_hex", "ops " + secret_a + " 0x7", secret_a, "0 to 15"},
+      {"permissions_word", "ops " + secret_a + " admin", secret_a, "0 to 15"},
       {"two_fields", "ops " + secret_a, secret_a, "key_id hex_secret permissions"},
       {"one_field", secret_a, secret_a, "key_id hex_secret permissions"},
       {"four_fields", "ops " + secret_a + " 7 extra", secret_a, "key_id hex_secret permissions"},
@@ -212,14 +223,14 @@ TEST(read_keys_file, names_the_file_in_errors) {
   EXPECT_FALSE(read_keys_file(dir.file("x", "", 0600) + ".missing", error));
   EXPECT_NE(error.find(".missing"), std::string::npos) << error;
 
-  const std::string bad = dir.file("bad", "# k\nops " + secret_a + " 9\n", 0600);
+  const std::string bad = dir.file("bad", "# k\nops " + secret_a + " 16\n", 0600);
   EXPECT_FALSE(read_keys_file(bad, error));
   EXPECT_EQ(error.rfind(bad + ": line 2: ", 0), 0u) << error;
   EXPECT_EQ(error.find(secret_a), std::string::npos) << error;
 }
 
 TEST(format_key, round_trips_through_parse_keys) {
-  for (std::uint32_t perms = 0; perms <= 7; ++perms) {
+  for (std::uint32_t perms = 0; perms <= permission::defined; ++perms) {
     const key_entry k = make_key("key-" + std::to_string(perms), perms);
     ASSERT_EQ(k.secret.size(), 32u);
     const std::string line = format_key(k);

@@ -104,6 +104,8 @@ expectation oracle(std::span<const std::byte> bytes, std::uint64_t sequence, boo
   if (u16(34) != 0 || u32(56) != 0) return {status::reserved_field, false, false, true};
   const std::uint16_t op = u16(6);
   const std::uint32_t count = u32(12);
+  // Opcodes 64 to 127 need permission 8, which key 7 lacks (section 9).
+  if (op >= 64 && op <= 127) return {status::permission_denied, false, false, true};
   const bool known = op == 3 || (op >= 16 && op <= 22);
   if (!known) return {status::unknown_opcode, false, false, true};
   const expectation bad_count{status::bad_event_count, false, false, true};

@@ -76,10 +76,15 @@ struct test_keys {
   codec::key_entry transfer = codec::make_key("transfer-only", codec::permission::transfer);
   codec::key_entry admin = codec::make_key("admin-only", codec::permission::admin);
   codec::key_entry none = codec::make_key("no-permissions", 0);
+  // Node-to-node keys (section 9): replicate alone, and every bit.
+  codec::key_entry replicate = codec::make_key("replicate-only", codec::permission::replicate);
+  codec::key_entry node = codec::make_key("node", codec::permission::defined);
   // A key the server does not know.
   codec::key_entry stranger = codec::make_key("stranger", codec::permission::all);
 
-  std::vector<codec::key_entry> server_list() const { return {all, read, transfer, admin, none}; }
+  std::vector<codec::key_entry> server_list() const {
+    return {all, read, transfer, admin, none, replicate, node};
+  }
 };
 
 inline const test_keys& keys() {

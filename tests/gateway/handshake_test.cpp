@@ -35,6 +35,11 @@ TEST_P(handshake, succeeds_and_reports_the_session) {
   EXPECT_EQ(r->hello_reply.inflight_max, 17u);
   EXPECT_EQ(r->hello_reply.mac_required, 0u);
   EXPECT_EQ(version_of(r->hello_reply), "0.1.0-nodurable");
+  // role (section 9): a standalone server says 0, at offset 48 of the body.
+  EXPECT_EQ(r->hello_reply.role, static_cast<std::uint32_t>(codec::node_role::standalone));
+  EXPECT_EQ(r->hello_reply_frame.body.size(), codec::hello_reply_size);
+  for (std::size_t i = 48; i < codec::hello_reply_size; ++i)
+    EXPECT_EQ(r->hello_reply_frame.body[i], std::byte{0}) << "HelloReply byte " << i;
   EXPECT_TRUE(bytes_zero(r->hello_reply.reserved.data(), r->hello_reply.reserved.size()));
   const auto& nonce = r->hello_reply.server_nonce;
   EXPECT_FALSE(bytes_zero(nonce.data(), nonce.size()));

@@ -222,8 +222,16 @@ std::vector<row> rows() {
          b.h.flags = 4;
          return b;
        }});
-  for (std::uint16_t op : {0, 4, 15, 23, 100, 0xFFFF}) {
+  for (std::uint16_t op : {0, 4, 15, 23, 63, 128, 0xFFFF}) {
     r.push_back({"unknown opcode", status::unknown_opcode, false, [op](raw_client& c) {
+                   fb b = ping(c);
+                   b.h.opcode = op;
+                   return b;
+                 }});
+  }
+  // Opcodes 64 to 127 with a key without permission 8 (section 9).
+  for (std::uint16_t op : {64, 100, 127}) {
+    r.push_back({"node opcode", status::permission_denied, false, [op](raw_client& c) {
                    fb b = ping(c);
                    b.h.opcode = op;
                    return b;
@@ -417,8 +425,8 @@ TEST_P(permissions, each_key_may_do_exactly_what_its_bits_say) {
       {opcode::set_account_controls, codec::permission::admin},
       {opcode::get_ledger_stats, codec::permission::read},
   };
-  for (const auto* key :
-       {&keys().all, &keys().read, &keys().transfer, &keys().admin, &keys().none}) {
+  for (const auto* key : {&keys().all, &keys().read, &keys().transfer, &keys().admin, &keys().none,
+                          &keys().replicate, &keys().node}) {
     auto c = h.session(*key, mac);
     ASSERT_TRUE(c) << key->id;
     for (const auto& row : table) {
@@ -434,6 +442,60 @@ TEST_P(permissions, each_key_may_do_exactly_what_its_bits_say) {
     // permission_denied lets the session go on, and PING needs no permission.
     EXPECT_TRUE(c->ping_ok()) << key->id;
   }
+}
+
+// Opcodes 64 to 127 (section 9): permission_denied for a key without replicate; a key with
+// it gets unknown_opcode, since this server has no node-to-node message yet. The session goes
+// on either way.
+TEST_P(permissions, node_opcodes_need_replicate) {
+  const bool mac = GetParam();
+  harness h;
+  for (const auto* key : {&keys().all, &keys().none, &keys().replicate, &keys().node}) {
+    auto c = h.session(*key, mac);
+    ASSERT_TRUE(c) << key->id;
+    const bool replicate = (key->permissions & codec::permission::replicate) != 0;
+    for (const std::uint16_t op : {std::uint16_t{64}, std::uint16_t{100}, std::uint16_t{127}}) {
+      SCOPED_TRACE(key->id + " opcode " + std::to_string(op));
+      auto f = c->call(c->request(op, bytes_of_one(u128{1}), 1));
+      ASSERT_TRUE(f);
+      EXPECT_EQ(f->st(), replicate ? status::unknown_opcode : status::permission_denied)
+          << codec::name(f->st());
+      EXPECT_EQ(f->h.opcode, op);
+      EXPECT_EQ(f->h.event_count, 0u);
+    }
+    // 63 and 128 lie outside the range: unknown_opcode for every key.
+    for (const std::uint16_t op : {std::uint16_t{63}, std::uint16_t{128}}) {
+      auto f = c->call(c->request(op, {}, 0));
+      ASSERT_TRUE(f);
+      EXPECT_EQ(f->st(), status::unknown_opcode) << key->id << " opcode " << op;
+    }
+    EXPECT_TRUE(c->ping_ok()) << key->id;
+  }
+}
+
+// A replicate-only key gets permission_denied for every client opcode, and may PING.
+TEST_P(permissions, a_replicate_only_key_may_not_use_client_opcodes) {
+  const bool mac = GetParam();
+  harness h;
+  auto admin = h.session(keys().all, mac);
+  ASSERT_TRUE(admin);
+  create_accounts_ok(*admin, {make_account(1), make_account(2)});
+  auto c = h.session(keys().replicate, mac);
+  ASSERT_TRUE(c);
+  for (const opcode op :
+       {opcode::create_accounts, opcode::create_transfers, opcode::lookup_accounts,
+        opcode::lookup_transfers, opcode::get_account_transfers, opcode::set_account_controls,
+        opcode::get_ledger_stats}) {
+    auto f = c->call(op, valid_body(op), 1);
+    ASSERT_TRUE(f) << codec::name(op);
+    EXPECT_EQ(f->st(), status::permission_denied) << codec::name(op);
+  }
+  EXPECT_TRUE(c->ping_ok());
+  // Nothing was executed: account 0x5000 and transfer 0x6000 do not exist.
+  EXPECT_TRUE(
+      admin->call_ok<account>(opcode::lookup_accounts, bytes_of_one(u128{0x5000}), 1).empty());
+  EXPECT_TRUE(
+      admin->call_ok<transfer>(opcode::lookup_transfers, bytes_of_one(u128{0x6000}), 1).empty());
 }
 
 TEST_P(permissions, permission_is_checked_before_the_event_count) {

@@ -104,6 +104,12 @@ class Session:
         body_size_max, event_count_max, inflight_max, mac_required = struct.unpack("<IIII", reply[16:32])
         if body_size_max < 128 * event_count_max or inflight_max < 1:
             fail("hello", "limits out of range")
+        # server_version (16 bytes at 32), then role (u32 at 48), then 12 reserved bytes.
+        (self.role,) = struct.unpack_from("<I", reply, 48)
+        if self.role not in (0, 1, 2):
+            fail("hello", f"role {self.role} is none of 0, 1, 2")
+        if reply[52:64] != bytes(12):
+            fail("hello", "the 12 reserved bytes after role are not zero")
         proof = hmac.new(self.secret, b"remit-auth-v1" + hello + reply, hashlib.sha256).digest()
         self.sock.sendall(self.frame(2, proof, 1, 2))
         op, n, rid, status, auth = self.receive("auth")
@@ -147,6 +153,8 @@ def run(host, port, key_id, secret, mac_mode, base):
     permissions, version = s.handshake()
     if permissions & 7 != 7:
         fail("auth", f"the key needs permissions 7, has {permissions}")
+    if s.role != 0:  # remitd runs without a cluster: standalone
+        fail("hello", f"role {s.role}, want 0 (standalone)")
     a, b = base + 1, base + 2
     body = account(a) + account(b, flags=0)
     status, n, r = s.request(16, body, 2, 10, "create_accounts")
@@ -172,14 +180,24 @@ def run(host, port, key_id, secret, mac_mode, base):
     status, n, r = s.request(3, b"ping!", 0, 14, "ping")
     if status != 0 or r != b"ping!":
         fail("ping", f"status {status} body {r!r}")
-    status, n, r = s.request(99, b"", 0, 15, "unknown opcode")
+    status, n, r = s.request(200, b"", 0, 15, "unknown opcode")
     if status != 6:
         fail("unknown opcode", f"status {status}, want 6 (unknown_opcode)")
     status, n, r = s.request(3, b"", 0, 16, "ping after an error")
     if status != 0:
         fail("ping after an error", f"status {status}")
+    # Opcodes 64 to 127 are node-to-node traffic (section 9): a key without permission 8
+    # gets permission_denied; with it, a server that defines none of them unknown_opcode.
+    want = 6 if permissions & 8 else 10
+    for request_id, opcode in ((17, 64), (18, 127)):
+        status, n, r = s.request(opcode, b"", 0, request_id, f"opcode {opcode}")
+        if status != want:
+            fail(f"opcode {opcode}", f"status {status}, want {want}")
+    status, n, r = s.request(3, b"", 0, 19, "ping after a node opcode")
+    if status != 0:
+        fail("ping after a node opcode", f"status {status}")
     s.sock.close()
-    print(f"ok: mac_mode {mac_mode}, server {version}, moved 250 from {a} to {b}")
+    print(f"ok: mac_mode {mac_mode}, server {version}, role {s.role}, moved 250 from {a} to {b}")
 
 
 def main():
