@@ -86,6 +86,19 @@ activation<Self> received(Self* self) {
   return activation<Self>(self);
 }
 
+// An exit message (the engine's shutdown) is handled by CAF, not by a handler of remit's,
+// and the actor's state is destroyed at the end of that activation, on whichever worker runs
+// it. Installed first thing in a behavior, this exit handler opens that activation as every
+// handler does, so the destruction comes after every earlier activation for ThreadSanitizer
+// too; then it does what CAF's default exit handler does (stop the actor).
+template <class Self>
+void open_exit_activation(Self* self) {
+  self->set_exit_handler([self](caf::scheduled_actor* actor, caf::exit_msg& m) {
+    const auto handoff = received(self);
+    caf::scheduled_actor::default_exit_handler(actor, m);
+  });
+}
+
 // Shared payloads: what messages carry by pointer (caf::intrusive_ptr). caf::ref_counted
 // drops a reference in deref(), inside the uninstrumented libcaf_core, so ThreadSanitizer
 // sees neither its acquire on the count nor that every owner's accesses come before the
