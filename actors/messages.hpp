@@ -49,20 +49,32 @@ inline void handoff_release(const void*) {}
 inline void handoff_acquire(const void*) {}
 #endif
 
-// Sends from an actor, or from any thread when `self` is nullptr.
+// Sends from an actor (send_to) or from any thread (anon_send_to). They build the envelope
+// first, then release on the receiver, then enqueue: so the receiver's handler, which
+// acquires on itself, sees CAF's writes to the envelope (the arguments it reads) ordered
+// too, not only what the payload points to. This is what caf::send and anon_send do, in
+// that order; the message is checked against the receiver's interface as anon_send does.
+template <class Handle, class... Ts>
+void build_release_enqueue(caf::strong_actor_ptr sender, caf::execution_unit* context,
+                           const Handle& dest, Ts&&... xs) {
+  static_assert(sizeof...(Ts) > 0, "no message to send");
+  using token = caf::detail::type_list<caf::detail::strip_and_convert_t<Ts>...>;
+  static_assert(caf::response_type_unbox<caf::signatures_of_t<Handle>, token>::valid,
+                "receiver does not accept given message");
+  if (!dest) return;
+  auto element = caf::make_mailbox_element(std::move(sender), caf::make_message_id(), {},
+                                           std::forward<Ts>(xs)...);
+  auto* receiver = caf::actor_cast<caf::abstract_actor*>(dest);
+  handoff_release(receiver);
+  receiver->enqueue(std::move(element), context);
+}
 template <class Self, class Handle, class... Ts>
 void send_to(Self* self, const Handle& dest, Ts&&... xs) {
-  handoff_release(caf::actor_cast<caf::abstract_actor*>(dest));
-  if constexpr (std::is_same_v<Self, std::nullptr_t>) {
-    caf::anon_send(dest, std::forward<Ts>(xs)...);
-  } else {
-    self->send(dest, std::forward<Ts>(xs)...);
-  }
+  build_release_enqueue(self->ctrl(), self->context(), dest, std::forward<Ts>(xs)...);
 }
 template <class Handle, class... Ts>
 void anon_send_to(const Handle& dest, Ts&&... xs) {
-  handoff_release(caf::actor_cast<caf::abstract_actor*>(dest));
-  caf::anon_send(dest, std::forward<Ts>(xs)...);
+  build_release_enqueue(nullptr, nullptr, dest, std::forward<Ts>(xs)...);
 }
 // Opens every handler: `const auto handoff = received(self);`. It acquires on the actor
 // (the sends to it released there) and releases on it again when the handler ends, because
