@@ -10,6 +10,7 @@
 #include "actors/journal.hpp"
 #include "actors/messages.hpp"
 #include "actors/shard.hpp"
+#include "actors/system_config.hpp"
 #include "engine/assert.hpp"
 #include "engine/rules.hpp"
 
@@ -37,8 +38,10 @@ std::uint64_t system_clock_ns() {
                                         std::chrono::system_clock::now().time_since_epoch())
                                         .count());
 }
+}  // namespace
 
-caf::actor_system_config& configure(caf::actor_system_config& cfg, const engine_config& ec) {
+namespace actors {
+caf::actor_system_config& configure_system(caf::actor_system_config& cfg, const engine_config& ec) {
   // Two traps of CAF 0.17 (CAF_NOTES): the default worker count is at least 4, and the
   // work-stealing policy runs actor-to-actor messages LIFO, which starves some for seconds
   // under load. FIFO sharing bounds the tail.
@@ -48,10 +51,10 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg, const engine_
           ec.scheduler_policy == "sharing" ? caf::atom("sharing") : caf::atom("stealing"));
   return cfg;
 }
-}  // namespace
+}  // namespace actors
 
 struct engine::impl {
-  explicit impl(const engine_config& ec) : system(configure(sys_cfg, ec)) {}
+  explicit impl(const engine_config& ec) : system(actors::configure_system(sys_cfg, ec)) {}
   // The writer outlives the actor system: its thread reports to the journal actor.
   std::unique_ptr<actors::journal_writer> writer;
   caf::actor_system_config sys_cfg;

@@ -169,6 +169,7 @@ journal_actor::behavior_type journal_behavior(journal_pointer self, journal_writ
   self->state.writer = writer;
   self->state.next_lsn = next_lsn;
   self->state.durable_lsn = next_lsn - 1;
+  open_exit_activation(self);
   return {
       [self](append_atom, const journal_batch_ptr& b) {
         const auto handoff = received(self);

@@ -49,20 +49,32 @@ inline void handoff_release(const void*) {}
 inline void handoff_acquire(const void*) {}
 #endif
 
-// Sends from an actor, or from any thread when `self` is nullptr.
+// Sends from an actor (send_to) or from any thread (anon_send_to). They build the envelope
+// first, then release on the receiver, then enqueue: so the receiver's handler, which
+// acquires on itself, sees CAF's writes to the envelope (the arguments it reads) ordered
+// too, not only what the payload points to. This is what caf::send and anon_send do, in
+// that order; the message is checked against the receiver's interface as anon_send does.
+template <class Handle, class... Ts>
+void build_release_enqueue(caf::strong_actor_ptr sender, caf::execution_unit* context,
+                           const Handle& dest, Ts&&... xs) {
+  static_assert(sizeof...(Ts) > 0, "no message to send");
+  using token = caf::detail::type_list<caf::detail::strip_and_convert_t<Ts>...>;
+  static_assert(caf::response_type_unbox<caf::signatures_of_t<Handle>, token>::valid,
+                "receiver does not accept given message");
+  if (!dest) return;
+  auto element = caf::make_mailbox_element(std::move(sender), caf::make_message_id(), {},
+                                           std::forward<Ts>(xs)...);
+  auto* receiver = caf::actor_cast<caf::abstract_actor*>(dest);
+  handoff_release(receiver);
+  receiver->enqueue(std::move(element), context);
+}
 template <class Self, class Handle, class... Ts>
 void send_to(Self* self, const Handle& dest, Ts&&... xs) {
-  handoff_release(caf::actor_cast<caf::abstract_actor*>(dest));
-  if constexpr (std::is_same_v<Self, std::nullptr_t>) {
-    caf::anon_send(dest, std::forward<Ts>(xs)...);
-  } else {
-    self->send(dest, std::forward<Ts>(xs)...);
-  }
+  build_release_enqueue(self->ctrl(), self->context(), dest, std::forward<Ts>(xs)...);
 }
 template <class Handle, class... Ts>
 void anon_send_to(const Handle& dest, Ts&&... xs) {
-  handoff_release(caf::actor_cast<caf::abstract_actor*>(dest));
-  caf::anon_send(dest, std::forward<Ts>(xs)...);
+  build_release_enqueue(nullptr, nullptr, dest, std::forward<Ts>(xs)...);
 }
 // Opens every handler: `const auto handoff = received(self);`. It acquires on the actor
 // (the sends to it released there) and releases on it again when the handler ends, because
@@ -84,6 +96,42 @@ class [[nodiscard]] activation {
 template <class Self>
 activation<Self> received(Self* self) {
   return activation<Self>(self);
+}
+
+// An exit message (the engine's shutdown) is handled by CAF, not by a handler of remit's,
+// and the actor's state is destroyed at the end of that activation, on whichever worker runs
+// it. Installed first thing in a behavior, this exit handler opens that activation as every
+// handler does, so the destruction comes after every earlier activation for ThreadSanitizer
+// too; then it does what CAF's default exit handler does (stop the actor).
+template <class Self>
+void open_exit_activation(Self* self) {
+  self->set_exit_handler([self](caf::scheduled_actor* actor, caf::exit_msg& m) {
+    const auto handoff = received(self);
+    caf::scheduled_actor::default_exit_handler(actor, m);
+  });
+}
+
+// Shared payloads: what messages carry by pointer (caf::intrusive_ptr). caf::ref_counted
+// drops a reference in deref(), inside the uninstrumented libcaf_core, so ThreadSanitizer
+// sees neither its acquire on the count nor that every owner's accesses come before the
+// last owner's delete: it would report every such delete as a race. `shared_payload` drops
+// references in remit's own code instead, with the same atomic operations as CAF 0.17's
+// deref, where ThreadSanitizer sees them. intrusive_ptr<T> finds the overload below by
+// argument-dependent lookup, a better match than caf's for any T derived from
+// shared_payload.
+class shared_payload : public caf::ref_counted {
+ public:
+  // Drops one reference; the last owner deletes the object.
+  void drop_ref() const noexcept {
+    if (rc_.load(std::memory_order_acquire) == 1) {
+      request_deletion(false);  // the only owner: nobody else can take a reference
+    } else if (rc_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      request_deletion(true);
+    }
+  }
+};
+inline void intrusive_ptr_release(const shared_payload* p) noexcept {
+  p->drop_ref();
 }
 
 using step_atom = caf::atom_constant<caf::atom("step")>;
@@ -163,7 +211,7 @@ enum class entry_op : std::uint8_t {
 // driver writes `amount`, then stores `state` with release; the account loads it with
 // acquire. A cell is small, so an account that is not activated again pins 48 bytes.
 enum class decision : std::uint8_t { undecided = 0, commit = 1, abort = 2 };
-struct decision_cell : caf::ref_counted {
+struct decision_cell : shared_payload {
   std::atomic<std::uint8_t> state{0};
   u128 amount = 0;
 };
@@ -216,7 +264,7 @@ struct wave_group {
   std::uint32_t end = 0;
 };
 
-struct wave : caf::ref_counted {
+struct wave : shared_payload {
   std::vector<wave_entry> entries;  // grouped by account; within a group, in order to apply
   std::vector<wave_group> groups;
   std::vector<leg_reply> replies;
@@ -244,7 +292,7 @@ struct key_state {
   create_transfer_result failed = create_transfer_result::ok;  // remembered failure
 };
 
-struct claim_set : caf::ref_counted {
+struct claim_set : shared_payload {
   bool accounts = false;  // account ids, or transfer ids
   std::uint64_t batch = 0;
   std::uint32_t shard = 0;
@@ -253,7 +301,7 @@ struct claim_set : caf::ref_counted {
   shard_actor driver;
 };
 
-struct release_set : caf::ref_counted {
+struct release_set : shared_payload {
   bool accounts = false;
   std::uint64_t batch = 0;
   std::vector<u128> keys;                                // every key the batch claimed here
@@ -264,13 +312,13 @@ struct release_set : caf::ref_counted {
 };
 
 // New accounts for every shard's directory.
-struct directory_update : caf::ref_counted {
+struct directory_update : shared_payload {
   std::vector<std::pair<u128, account_actor>> handles;
   std::vector<std::uint32_t> ledgers;
 };
 
 // Read-only questions to owner shards: transfer lookups, history, stats.
-struct shard_query : caf::ref_counted {
+struct shard_query : shared_payload {
   enum class kind : std::uint8_t { lookup_transfers, history, stats } what = kind::stats;
   std::vector<u128> ids;            // lookup_transfers
   std::vector<std::int32_t> found;  // per id: index into out, or -1
@@ -296,7 +344,7 @@ enum class request_op : std::uint8_t {
   get_ledger_stats,
 };
 
-struct request : caf::ref_counted {
+struct request : shared_payload {
   request_op op = request_op::create_transfers;
   std::uint64_t timestamp_base = 0;
   std::vector<account> accounts;
@@ -327,7 +375,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(remit::actors::request_ptr)
 namespace remit::actors {
 
 // Records for the journal, already laid out as payloads: one journal record per entry.
-struct journal_batch : caf::ref_counted {
+struct journal_batch : shared_payload {
   struct part {
     journal::record_type type;
     std::vector<std::byte> payload;
@@ -348,7 +396,7 @@ struct journal_batch : caf::ref_counted {
 };
 
 // What one shard gets back from recovery.
-struct restore_set : caf::ref_counted {
+struct restore_set : shared_payload {
   std::vector<std::pair<u128, account_actor>> handles;  // every account (directory)
   std::vector<std::uint32_t> ledgers;
   std::vector<account> owned_accounts;

@@ -1328,6 +1328,7 @@ void sweep_expired(shard_pointer self) {
 
 shard_actor::behavior_type shard_behavior(shard_pointer self, shard_config cfg) {
   self->state.cfg = std::move(cfg);
+  open_exit_activation(self);
   self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr&) -> caf::error {
     std::fprintf(stderr, "remit: exception in a coordinator shard; stopping\n");
     std::abort();

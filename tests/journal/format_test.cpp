@@ -4,6 +4,7 @@
 // valid record of a later group), and file names round-trip.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -291,8 +292,10 @@ TEST(JournalFormat, ParseRejectsEachKindOfBadRecord) {
   // And the good one passes, at offset 0 and after a prefix of junk.
   record_view v{};
   EXPECT_TRUE(parse_record(good, 0, v));
-  std::vector<std::byte> shifted(13, std::byte{0x55});
-  shifted.insert(shifted.end(), good.begin(), good.end());
+  // Sized once and copied into (not insert): GCC 12 at -O2 reports insert's growth path as
+  // out of bounds (-Warray-bounds, a false positive).
+  std::vector<std::byte> shifted(13 + good.size(), std::byte{0x55});
+  std::copy(good.begin(), good.end(), shifted.begin() + 13);
   EXPECT_TRUE(parse_record(shifted, 13, v));
   EXPECT_EQ(v.offset, 13u);
   // An offset past the end is not a record.
