@@ -42,7 +42,7 @@ std::uint64_t system_clock_ns() {
 
 namespace actors {
 caf::actor_system_config& configure_system(caf::actor_system_config& cfg, const engine_config& ec) {
-  // Two traps of CAF 0.17 (CAF_NOTES): the default worker count is at least 4, and the
+  // Two traps of CAF 0.17: the default worker count is at least 4, and the
   // work-stealing policy runs actor-to-actor messages LIFO, which starves some for seconds
   // under load. FIFO sharing bounds the tail.
   cfg.set("scheduler.max-threads", static_cast<std::size_t>(ec.threads));

@@ -1,5 +1,5 @@
 // remit::engine: the embedding API. It starts the actor system, spawns the coordinator
-// shards, and runs every operation of PROTOCOL.md section 3 on them.
+// shards, and runs every operation of docs/PROTOCOL.md section 3 on them.
 //
 // Thread-safe: any number of threads may call it at once. Each call answers exactly once,
 // through its callback (run on one of the engine's worker threads: keep it short and never
@@ -11,7 +11,7 @@
 // Construction recovers from `data_dir` when durability is on, and throws
 // std::runtime_error (naming the file and offset) if the journal is damaged before its tail.
 //
-// Semantics are those of PROTOCOL.md section 8 and of the serial reference ledger: events
+// Semantics are those of docs/PROTOCOL.md section 8 and of the serial reference ledger: events
 // of one call take effect as if applied in order; calls in flight at the same time are
 // decided concurrently, where undecided transfers count as holds.
 #pragma once

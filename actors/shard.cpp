@@ -28,8 +28,8 @@ struct shard_state;
 using shard_pointer = shard_actor::stateful_pointer<shard_state>;
 
 // One request run by this shard as driver. It answers only after the journal has made
-// durable everything the answer reports or depended on (DESIGN.md, the commit rule, 4): the
-// simplest correct rule, a sync that covers every record appended before it.
+// durable everything the answer reports or depended on (docs/ARCHITECTURE.md, the commit rule, 4):
+// the simplest correct rule, a sync that covers every record appended before it.
 class job {
  public:
   job(shard_pointer self, std::uint64_t id, request_ptr req)
@@ -947,7 +947,7 @@ class controls_job final : public job {
       : job(self, id, std::move(req)), claims_(self, id, true) {}
 
   void start() override {
-    // Checks in the order of PROTOCOL.md section 4; existence is checked once claimed.
+    // Checks in the order of docs/PROTOCOL.md section 4; existence is checked once claimed.
     const std::size_t n = req_->controls.size();
     req_->results.assign(n, result{});
     alone_.resize(n);

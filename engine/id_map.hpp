@@ -1,7 +1,7 @@
 // id_map: an open-addressing hash map from a u128 id to a small value.
 //
 // Design: linear probing over a power-of-two table, kept at most 7/8 full; id 0 marks an
-// empty slot (0 is never a valid account, transfer or pending id, PROTOCOL.md section 4).
+// empty slot (0 is never a valid account, transfer or pending id, docs/PROTOCOL.md section 4).
 // Erase shifts the following cluster back, so there are no tombstones and lookups never
 // slow down after many erases. Lookups and inserts do not allocate except when the table
 // grows. Not thread-safe: it has one owner, like every piece of engine state.

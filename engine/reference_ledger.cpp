@@ -24,7 +24,7 @@ std::uint64_t reference_ledger::reserve_timestamps(std::size_t n, std::uint64_t 
 }
 
 // The batch loop is the same for accounts and transfers: events take effect one by one, a
-// linked chain takes effect whole or not at all (PROTOCOL.md section 7, "Linked chains").
+// linked chain takes effect whole or not at all (docs/PROTOCOL.md section 7, "Linked chains").
 template <class Code, class Event, class Create>
 void reference_ledger::run_batch(std::span<const Event> events, std::uint64_t now_ns,
                                  std::span<result> out, std::uint16_t linked_flag,

@@ -1,4 +1,4 @@
-// reference_ledger: the rules of PROTOCOL.md applied one event at a time in one thread.
+// reference_ledger: the rules of docs/PROTOCOL.md applied one event at a time in one thread.
 //
 // It is the oracle for the actor engine (same input, same results, same final state), the
 // baseline in benchmarks, and the embedding mode for callers that want no threads at all.
@@ -49,7 +49,7 @@ class reference_ledger {
   // `out` must have room for ids.size().
   std::size_t lookup_accounts(std::span<const u128> ids, std::span<account> out) const;
   std::size_t lookup_transfers(std::span<const u128> ids, std::span<transfer> out) const;
-  // Transfers of one account by timestamp (PROTOCOL.md AccountFilter); at most
+  // Transfers of one account by timestamp (docs/PROTOCOL.md AccountFilter); at most
   // min(filter.limit, out.size()). The filter must have passed validate_filter.
   std::size_t get_account_transfers(const account_filter& filter, std::span<transfer> out) const;
   ledger_stats get_ledger_stats(std::uint32_t ledger) const;

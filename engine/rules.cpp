@@ -46,7 +46,7 @@ create_transfer_result validate_transfer(const transfer& t) {
 
   const transfer_kind kind = kind_of(t);
   if (kind == transfer_kind::post || kind == transfer_kind::void_) {
-    // Checks 21 to 26 and 31 to 33 do not apply to a post or void (PROTOCOL.md 4).
+    // Checks 21 to 26 and 31 to 33 do not apply to a post or void (docs/PROTOCOL.md 4).
     if (t.pending_id == 0) return ctr::pending_id_must_not_be_zero;
     if (t.pending_id == u128_max) return ctr::pending_id_must_not_be_int_max;
     if (t.pending_id == t.id) return ctr::pending_id_must_be_different;

@@ -1,9 +1,9 @@
-// The rules of PROTOCOL.md sections 4, 6 and 7 as pure functions over plain state.
+// The rules of docs/PROTOCOL.md sections 4, 6 and 7 as pure functions over plain state.
 //
 // They are written so that the checks can be split between owners: the checks that read one
 // account only (`check_debit`, `check_credit`), the checks that read the pending transfer
 // (`check_post_or_void`), and the shared ones (`check_accounts`). Each returns the first
-// failing code of its own checks in numeric order, and because the codes of PROTOCOL.md are
+// failing code of its own checks in numeric order, and because the codes of docs/PROTOCOL.md are
 // decided in numeric order, the code of the whole transfer is the smallest of those that the
 // parts return (`first_failure`). The serial reference ledger and the account actors both
 // use exactly these functions, so they cannot drift apart.
@@ -36,7 +36,7 @@ inline u128 add_saturating(u128 a, u128 b) {
 // ---------------------------------------------------------------------------------------
 // Account state
 
-// Risk controls of one account (PROTOCOL.md, AccountControls). Defaults: no overdraft, no
+// Risk controls of one account (docs/PROTOCOL.md, AccountControls). Defaults: no overdraft, no
 // caps, not frozen.
 struct controls_state {
   u128 overdraft_max = 0;

@@ -1,4 +1,4 @@
-// The data model of PROTOCOL.md section 4: fixed-size structs that are byte-identical to
+// The data model of docs/PROTOCOL.md section 4: fixed-size structs that are byte-identical to
 // the wire (little-endian host, no padding), their flag bits, and both result-code enums.
 //
 // The structs are plain data: they do not validate themselves and do not allocate. A buffer
@@ -183,7 +183,7 @@ static_assert(offsetof(account_filter, limit) == 32);
 static_assert(offsetof(account_filter, flags) == 36);
 static_assert(offsetof(account_filter, reserved) == 40);
 
-// The checks of an AccountFilter that PROTOCOL.md gives protocol statuses (section 4): a
+// The checks of an AccountFilter that docs/PROTOCOL.md gives protocol statuses (section 4): a
 // limit out of range or no side is bad_event_count; unknown flag bits or reserved bytes are
 // reserved_field, in that order.
 enum class filter_check : std::uint8_t { ok, reserved_field, bad_event_count };
@@ -245,7 +245,7 @@ inline bool bytes_zero(const std::uint8_t* p, std::size_t n) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Result codes (PROTOCOL.md sections 6 and 7)
+// Result codes (docs/PROTOCOL.md sections 6 and 7)
 
 enum class create_account_result : std::uint32_t {
   ok = 0,

@@ -627,7 +627,7 @@ std::string_view hint(create_account_result r) {
     case code_must_not_be_zero:
       return "give --code, a number from 1";
   }
-  return "see PROTOCOL.md section 6";
+  return "see docs/PROTOCOL.md section 6";
 }
 
 std::string_view hint(create_transfer_result r) {
@@ -743,7 +743,7 @@ std::string_view hint(create_transfer_result r) {
       return "today's debits of the debit account would pass its daily_debit_max: wait for "
              "00:00 UTC or raise the cap (controls)";
   }
-  return "see PROTOCOL.md section 7";
+  return "see docs/PROTOCOL.md section 7";
 }
 
 std::string_view hint(set_controls_result r) {
@@ -757,7 +757,7 @@ std::string_view hint(set_controls_result r) {
     case reserved_flag:
       return "a reserved field or status flag bit is set: leave it zero";
   }
-  return "see PROTOCOL.md section 7";
+  return "see docs/PROTOCOL.md section 7";
 }
 
 std::string_view hint(codec::status s) {
@@ -805,7 +805,7 @@ std::string_view hint(codec::status s) {
       return "the server could not read the request (a version mismatch or a damaged "
              "connection): check the server's version and try again";
   }
-  return "see PROTOCOL.md section 5";
+  return "see docs/PROTOCOL.md section 5";
 }
 
 // ---------------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ std::optional<server_address> parse_server(std::string_view text, std::string& e
 std::optional<server_address> parse_listen_address(std::string_view text, std::string& error);
 
 // ---------------------------------------------------------------------------------------
-// Flag lists: comma-separated names as PROTOCOL.md spells them ("linked,pending"); `-` may
+// Flag lists: comma-separated names as docs/PROTOCOL.md spells them ("linked,pending"); `-` may
 // stand for `_`; an empty list is 0. Unknown names set `error` to a message naming the name
 // and the valid ones.
 

@@ -386,7 +386,7 @@ void generator::emit_pending(std::vector<transfer>& out) {
 void generator::post_or_void_of(transfer& t, const pending_ref& p, bool post) {
   t.flags = post ? transfer_flags::post_pending_transfer : transfer_flags::void_pending_transfer;
   t.pending_id = p.id;
-  // Each of these may be 0 or must match the pending transfer (PROTOCOL.md section 4).
+  // Each of these may be 0 or must match the pending transfer (docs/PROTOCOL.md section 4).
   if (rng_.chance(500)) t.debit_account_id = p.debit_account_id;
   if (rng_.chance(500)) t.credit_account_id = p.credit_account_id;
   if (rng_.chance(500)) t.ledger = p.ledger;

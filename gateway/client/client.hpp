@@ -1,4 +1,4 @@
-// remit::client: the C++ client library of the binary protocol (PROTOCOL.md).
+// remit::client: the C++ client library of the binary protocol (docs/PROTOCOL.md).
 //
 // One `client` is one session (one TCP connection, optionally TLS) with its own I/O thread.
 // It is thread-safe: any number of threads may call it at once. Every call answers exactly
@@ -21,7 +21,7 @@
 //   That is safe because creation is idempotent by id: a transfer that was committed before
 //   the drop answers `exists` the second time. `overloaded` answers are retried after a
 //   backoff; `storage_failed` and `shutting_down` are returned to the caller.
-// - Cluster statuses (PROTOCOL.md section 9); the session goes on after both. `unavailable`
+// - Cluster statuses (docs/PROTOCOL.md section 9); the session goes on after both. `unavailable`
 //   (the outcome is unknown) is resent by id after a backoff, like a request in flight when
 //   a connection drops, at most `reconnects_max` times; then the caller gets `unavailable`.
 //   `not_primary` is returned to the caller, with the primary's address from the body in
@@ -137,7 +137,7 @@ class client {
   std::unique_ptr<impl> impl_;
 };
 
-// Reads the key `key_id` from a keys file (PROTOCOL.md section 3) into cfg.key_id and
+// Reads the key `key_id` from a keys file (docs/PROTOCOL.md section 3) into cfg.key_id and
 // cfg.secret; throws client_error naming the file and what is wrong.
 void load_key(config& cfg, const std::string& keys_file, const std::string& key_id);
 

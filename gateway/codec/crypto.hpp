@@ -1,4 +1,4 @@
-// The cryptography of PROTOCOL.md section 3 (HELLO and AUTH, session keys, frame MAC),
+// The cryptography of docs/PROTOCOL.md section 3 (HELLO and AUTH, session keys, frame MAC),
 // on OpenSSL's HMAC-SHA256 and random source.
 #pragma once
 

@@ -7,7 +7,7 @@
 //     if (d.state() == frame_decoder::state::header_error) { answer d.error(); close; }
 //   }
 //
-// The header is checked (step 1 of PROTOCOL.md section 2) as soon as its 64 bytes are in,
+// The header is checked (step 1 of docs/PROTOCOL.md section 2) as soon as its 64 bytes are in,
 // before any of the body is read. The body buffer grows to the largest frame seen, at most
 // header_size + body_size_max, and is reused: nothing is allocated per frame or per event.
 #pragma once

@@ -1,4 +1,4 @@
-// The frame of PROTOCOL.md sections 2 and 3: the 64-byte header, the opcodes, the protocol
+// The frame of docs/PROTOCOL.md sections 2 and 3: the 64-byte header, the opcodes, the protocol
 // statuses, the HELLO/AUTH bodies, and the checks a server makes on a request, in the
 // order the protocol gives them. Pure: no I/O, no allocation.
 //

@@ -1,4 +1,4 @@
-// The keys file of PROTOCOL.md section 3: one key a line, `key_id hex_secret permissions`,
+// The keys file of docs/PROTOCOL.md section 3: one key a line, `key_id hex_secret permissions`,
 // `#` starts a comment. key_id is 1 to 32 printable ASCII characters without spaces, the
 // secret at least 16 bytes, permissions a decimal number of the bits read 1, transfer 2,
 // admin 4, replicate 8 (node-to-node traffic; section 9).

@@ -1,4 +1,4 @@
-// remit::gateway: the binary protocol server (PROTOCOL.md) on Boost.Asio, over the
+// remit::gateway: the binary protocol server (docs/PROTOCOL.md) on Boost.Asio, over the
 // embedding API (remit::engine). It never reaches the actors directly.
 //
 // Design

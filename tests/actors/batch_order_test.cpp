@@ -1,5 +1,5 @@
-// Order within a batch and within a linked chain (DESIGN.md): small tables of events that
-// conflict inside one batch, each checked against the expected codes, against the reference
+// Order within a batch and within a linked chain (docs/ARCHITECTURE.md): small tables of events
+// that conflict inside one batch, each checked against the expected codes, against the reference
 // ledger (results and timestamps), and for the accounts they touch, byte for byte.
 //
 // The last tests of this file are regression tests for what the differential test found:
@@ -195,7 +195,7 @@ INSTANTIATE_TEST_SUITE_P(configs, batch_order_test,
 // Differences found by the differential test
 
 // A failed chain fails itself only: the standalone events after it in the same batch are
-// decided on their own (PROTOCOL.md section 7). Both the engine's account batches and the
+// decided on their own (docs/PROTOCOL.md section 7). Both the engine's account batches and the
 // reference ledger once carried the failure on (fixed in c7e0113); the differential test
 // found it independently.
 TEST(failed_chain_test, standalone_accounts_after_a_failed_chain_are_created) {
@@ -226,7 +226,7 @@ TEST(failed_chain_test, standalone_transfers_after_a_failed_chain_are_applied) {
 
 // A post's accounts for ordering came from the FIRST event of the batch that creates its
 // pending id. When that first creation is inside a chain that fails (not remembered,
-// PROTOCOL.md section 7), a later event creates the same id on other accounts; the post was
+// docs/PROTOCOL.md section 7), a later event creates the same id on other accounts; the post was
 // then ordered against the first event's accounts, and a later debit of the real credit
 // account ran beside the post instead of after it, so it did not see the posted credit
 // (exceeds_credits where the reference says ok). Fixed in c683839.
@@ -250,7 +250,7 @@ TEST(recreated_pending_test, post_is_ordered_against_the_pending_it_really_posts
   EXPECT_TRUE(sides.same_accounts({1, 2, 3, 4, 5}));
 }
 
-// `exists` inside a linked chain (which fails the chain, PROTOCOL.md section 7) reports the
+// `exists` inside a linked chain (which fails the chain, docs/PROTOCOL.md section 7) reports the
 // original's timestamp (Result: "of the original one for exists"); for an id made earlier
 // in the same chain, the timestamp that transfer had before the rollback. The same for
 // accounts. The engine answered 0 until c683839.

@@ -1,8 +1,8 @@
 // A waiting claim on many ids is granted within a bounded time while single requests keep
-// claiming those ids (DESIGN.md, ownership and claims): every transfer id is claimed at its
-// owner shard before the transfer runs, and a claim that waits for an id must not be
-// overtaken forever by later claims of the same id. Otherwise a batch that needs many ids
-// can starve behind a stream of small requests, each of which finds its one id free.
+// claiming those ids (docs/ARCHITECTURE.md, ownership and claims): every transfer id is claimed at
+// its owner shard before the transfer runs, and a claim that waits for an id must not be overtaken
+// forever by later claims of the same id. Otherwise a batch that needs many ids can starve behind a
+// stream of small requests, each of which finds its one id free.
 //
 // Several threads keep resending single transfers K1..Kn that exist (each answered
 // `exists`, each claiming its id for a moment), with many requests outstanding for each of

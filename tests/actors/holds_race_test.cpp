@@ -1,6 +1,6 @@
-// Holds across concurrent requests (PROTOCOL.md section 8; DESIGN.md, order within a linked
-// chain and escrow): a transfer in flight counts as a hold, its debits like pending debits,
-// its credits not at all until it commits.
+// Holds across concurrent requests (docs/PROTOCOL.md section 8; docs/ARCHITECTURE.md, order within
+// a linked chain and escrow): a transfer in flight counts as a hold, its debits like pending
+// debits, its credits not at all until it commits.
 //
 // Each trial races a linked chain against a second request on fresh accounts. The chain
 // reserves its first legs, then holds them while many filler legs reserve one round after

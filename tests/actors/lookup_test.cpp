@@ -1,6 +1,6 @@
 // Lookups, account history and ledger stats through remit::engine on a small scenario, each
 // checked by hand and against the reference ledger; filters the engine must refuse; and
-// "real time" (PROTOCOL.md section 8): a call made after another call's reply sees all of
+// "real time" (docs/PROTOCOL.md section 8): a call made after another call's reply sees all of
 // its effects, on every shard.
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // A fake remit server on loopback for the client's unit tests, written on the codec alone.
 //
-// It speaks the handshake of PROTOCOL.md section 3 (HELLO, AUTH with the proof checked,
+// It speaks the handshake of docs/PROTOCOL.md section 3 (HELLO, AUTH with the proof checked,
 // AuthReply with the server proof, session keys) and then reads requests, checking what a
 // server checks (sequence, MAC, check_request): a client that breaks one of them is counted
 // in violations(). Each request is recorded and handed to the test's hook on the session's

@@ -1,4 +1,4 @@
-// The cryptography of PROTOCOL.md section 3: HMAC-SHA256 against RFC 4231, the AUTH proof,
+// The cryptography of docs/PROTOCOL.md section 3: HMAC-SHA256 against RFC 4231, the AUTH proof,
 // the server proof and the session keys against OpenSSL's one-shot HMAC() of the
 // concatenations the protocol names, and the frame MAC (every flipped bit is caught, and a
 // frame never verifies in the other direction).

@@ -1,6 +1,6 @@
 // frame_decoder: a frame comes out the same whatever the split of the bytes (every split
 // point, byte by byte, several frames in one feed, the want()/commit() path), and a bad
-// header (step 1 of PROTOCOL.md section 2) is reported as soon as its 64 bytes are in,
+// header (step 1 of docs/PROTOCOL.md section 2) is reported as soon as its 64 bytes are in,
 // before any body byte is taken. check_header on its own, one row per status.
 #include <gtest/gtest.h>
 

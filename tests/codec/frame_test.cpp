@@ -1,4 +1,4 @@
-// The checks of step 3 of PROTOCOL.md section 2 (check_request) and of the frames before
+// The checks of step 3 of docs/PROTOCOL.md section 2 (check_request) and of the frames before
 // AUTH (check_hello, check_auth), one table row per status, for every opcode; a request with
 // two faults reports the earlier check. Also seal_frame's header and the section 3 shape of
 // every opcode.

@@ -1,5 +1,5 @@
 // Frame builders shared by the codec tests and the fuzz seed generator: one valid request
-// per opcode of PROTOCOL.md section 3, sealed with seal_frame, and a `request` that a test
+// per opcode of docs/PROTOCOL.md section 3, sealed with seal_frame, and a `request` that a test
 // mutates field by field and then reseals (or deliberately does not).
 #pragma once
 

@@ -1,4 +1,4 @@
-// The keys file of PROTOCOL.md section 3: what parse_keys takes and refuses (one row per
+// The keys file of docs/PROTOCOL.md section 3: what parse_keys takes and refuses (one row per
 // mistake, and no error message ever shows a secret), the file-mode check of
 // read_keys_file, and format_key/parse_keys round trips.
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// Linked chains (PROTOCOL.md section 7): events chained with the linked flag succeed or fail
+// Linked chains (docs/PROTOCOL.md section 7): events chained with the linked flag succeed or fail
 // together. The first failing event keeps its code and the others get linked_event_failed;
 // a chain still open at the end of the batch fails with linked_event_chain_open on its last
 // event; nothing of a failed chain takes effect and nothing of it is remembered by id.
@@ -262,7 +262,7 @@ TEST_F(engine_linked_chain, chain_open_at_end_of_batch) {
   run({{{make_transfer(10, a, c, 1), make_transfer(22, a, c, 1)}, {tr::ok, tr::ok}}});
 }
 
-// PROTOCOL.md 7: "A chain still open at the end of the batch fails: its last event gets
+// docs/PROTOCOL.md 7: "A chain still open at the end of the batch fails: its last event gets
 // linked_event_chain_open, the others linked_event_failed" -- the others' own failures
 // included.
 TEST_F(engine_linked_chain, chain_open_overrides_an_earlier_failure) {

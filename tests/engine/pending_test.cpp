@@ -1,4 +1,4 @@
-// Pending transfers through their whole life (PROTOCOL.md section 4, Transfer): post in
+// Pending transfers through their whole life (docs/PROTOCOL.md section 4, Transfer): post in
 // full, in part and exactly, void, double post and post after void, expiry by `expire` and
 // by reaching expires_at, timeout 0. After every step: the result code, both accounts'
 // balances, the stored transfer as lookup_transfers shows it, and the ledger's stats.

@@ -1,4 +1,4 @@
-// Every result code of PROTOCOL.md sections 6 and 7, each produced by at least one row of a
+// Every result code of docs/PROTOCOL.md sections 6 and 7, each produced by at least one row of a
 // table and asserted, the precedence between codes when several apply, and the exact name of
 // every code.
 //
@@ -583,7 +583,7 @@ std::vector<transfer_row> transfer_rows(const fixture& f) {
       {"chain_then_independent",
        {linked(plain), make_transfer(n2, a1, a2, 0), make_transfer(n3, a1, a2, 1)},
        {tr::linked_event_failed, tr::amount_must_not_be_zero, tr::ok}},
-      // PROTOCOL.md 7: an open chain's last event gets linked_event_chain_open and all the
+      // docs/PROTOCOL.md 7: an open chain's last event gets linked_event_chain_open and all the
       // others linked_event_failed, whatever else they would have given.
       {"chain_open_overrides_an_earlier_failure",
        {linked(plain), linked(make_transfer(n2, a1, a2, 0)), linked(make_transfer(n3, a1, a2, 1))},
@@ -1219,7 +1219,7 @@ TEST(engine_result_codes, set_account_controls_sets_values) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Names, transcribed from PROTOCOL.md sections 6 and 7.
+// Names, transcribed from docs/PROTOCOL.md sections 6 and 7.
 
 constexpr std::array<std::string_view, 19> account_result_names = {
     "ok",
@@ -1336,7 +1336,7 @@ TEST(engine_result_codes, controls_result_names) {
     EXPECT_EQ(name(static_cast<cr>(i)), controls_result_names[i]) << "code " << i;
 }
 
-// The enum's numbers are the wire's: spot checks against PROTOCOL.md.
+// The enum's numbers are the wire's: spot checks against docs/PROTOCOL.md.
 static_assert(static_cast<std::uint32_t>(tr::id_already_failed) == 15);
 static_assert(static_cast<std::uint32_t>(tr::debit_account_not_found) == 34);
 static_assert(static_cast<std::uint32_t>(tr::pending_transfer_expired) == 48);

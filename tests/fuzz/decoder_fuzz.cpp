@@ -1,4 +1,4 @@
-// libFuzzer target for the wire codec: frame_decoder and the checks of PROTOCOL.md
+// libFuzzer target for the wire codec: frame_decoder and the checks of docs/PROTOCOL.md
 // section 2 (check_header, check_request, check_hello, check_auth).
 //
 // Input: one control byte, then a byte stream as a peer would send it.

@@ -1,5 +1,5 @@
 // Writes the seed corpus of decoder_fuzz into a directory: valid sealed frames for every
-// opcode of PROTOCOL.md section 3 (1, 2, 3, 16 to 22), with and without MAC, a whole session
+// opcode of docs/PROTOCOL.md section 3 (1, 2, 3, 16 to 22), with and without MAC, a whole session
 // (HELLO, AUTH, then one request of each kind) and a few frames the checks refuse. Each file
 // starts with decoder_fuzz's control byte. Nothing is downloaded: the frames come from
 // seal_frame and the builders of the codec tests.

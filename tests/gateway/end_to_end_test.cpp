@@ -1,5 +1,5 @@
 // The whole path over a socket: accounts, plain, pending, posted and voided transfers,
-// controls, lookups, history and ledger stats with the values PROTOCOL.md section 4 gives;
+// controls, lookups, history and ledger stats with the values docs/PROTOCOL.md section 4 gives;
 // the metrics (text and the HTTP endpoint); and a graceful stop that answers every request
 // the server took before the connection closes.
 #include <map>

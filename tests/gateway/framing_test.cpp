@@ -1,4 +1,4 @@
-// Frames split anywhere, and pipelining (PROTOCOL.md sections 1 and 2): a frame that arrives
+// Frames split anywhere, and pipelining (docs/PROTOCOL.md sections 1 and 2): a frame that arrives
 // in two pieces, cut at every byte, or one byte at a time is answered as if it came whole;
 // many requests outstanding are all answered, matched by request_id; the server stops
 // reading a session at inflight_max outstanding and resumes as answers go out.

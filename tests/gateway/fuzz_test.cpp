@@ -1,5 +1,5 @@
 // Random malformed frames after AUTH, by category (a bad header field, a bad checksum, bad
-// sizes, random bytes), each answered as PROTOCOL.md section 2 orders the checks: the status,
+// sizes, random bytes), each answered as docs/PROTOCOL.md section 2 orders the checks: the status,
 // the echoed opcode and request_id (or 0), and the close or the session going on. The
 // expected answer comes from an oracle written from the protocol text, not from the codec's
 // checks. Meanwhile another session on the same server makes transfers, which must all

@@ -1,5 +1,5 @@
 // Support for the gateway tests: an engine and a server on a free loopback port, the test
-// keys, and a raw blocking test client that speaks PROTOCOL.md through the codec alone, so a
+// keys, and a raw blocking test client that speaks docs/PROTOCOL.md through the codec alone, so a
 // test can craft any frame (a wrong field, a bad checksum, a frame cut in two).
 //
 // The raw client checks every frame the server sends against sections 2 and 3: magic,

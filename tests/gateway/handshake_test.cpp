@@ -1,4 +1,4 @@
-// HELLO and AUTH (PROTOCOL.md sections 1 and 3): the successful handshake with and without
+// HELLO and AUTH (docs/PROTOCOL.md sections 1 and 3): the successful handshake with and without
 // MAC, and every way it fails, each answered with its status and followed by the close.
 #include <set>
 

@@ -1,4 +1,4 @@
-// Timers and per-address limits of PROTOCOL.md section 1: the idle timer after AUTH (a quiet
+// Timers and per-address limits of docs/PROTOCOL.md section 1: the idle timer after AUTH (a quiet
 // session, a peer stalled mid-header or mid-body, one waiting on its own requests), which
 // counts from the last complete frame received; at most 8 unauthenticated connections per
 // address; refusal at accept after repeated failed AUTHs.

@@ -1,4 +1,4 @@
-// Every protocol status of PROTOCOL.md section 5 provoked after AUTH, on sessions with and
+// Every protocol status of docs/PROTOCOL.md section 5 provoked after AUTH, on sessions with and
 // without MAC: the status answered, the opcode and request_id echoed (0 for bad_magic,
 // unsupported_version and header_checksum), the next server sequence and a valid MAC (the
 // raw client checks both on every frame), and then the close, or a session that goes on

@@ -1,5 +1,5 @@
-// Fail-stop (DESIGN.md, Durability and failure): a failed journal write or fdatasync stops
-// the engine from taking writes. The request whose group failed gets storage_failed, every
+// Fail-stop (docs/ARCHITECTURE.md, Durability and failure): a failed journal write or fdatasync
+// stops the engine from taking writes. The request whose group failed gets storage_failed, every
 // later write is refused with storage_failed at once, nothing more is acknowledged; after a
 // restart everything acknowledged before the failure is there, and resending the failed
 // batch by id is safe (ok or exists, money conserved).

@@ -1,5 +1,5 @@
-// Reads and `exists` answers wait for the sync that covers what they read (PROTOCOL.md
-// section 8, durability; DESIGN.md, the commit rule 4): no lookup, history, stats or
+// Reads and `exists` answers wait for the sync that covers what they read (docs/PROTOCOL.md
+// section 8, durability; docs/ARCHITECTURE.md, the commit rule 4): no lookup, history, stats or
 // `exists` may report a decision that is not yet on stable storage, since a crash could
 // still take it back.
 //

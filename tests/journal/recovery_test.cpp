@@ -20,7 +20,7 @@ struct sent_batch {
   std::vector<result> results;
 };
 
-// What resending an acknowledged batch must answer, event by event (PROTOCOL.md 7): an ok
+// What resending an acknowledged batch must answer, event by event (docs/PROTOCOL.md 7): an ok
 // event alone gives `exists` with its original timestamp; an ok chain gives `exists` on its
 // first event and `linked_event_failed` on the rest (`exists` fails a chain like any other
 // code); a failure on state gives `id_already_failed`; a failed chain is not remembered, so
@@ -399,7 +399,7 @@ INSTANTIATE_TEST_SUITE_P(Journal, JournalRecoveryEveryKind, ::testing::Values(fa
 // but the engine restored recovered state only when at least one account existed, so the
 // failure was forgotten: after a restart and the creation of the accounts, a resend of the
 // same id succeeded and moved money, breaking "a retry with the same id never succeeds later"
-// (PROTOCOL.md 7).
+// (docs/PROTOCOL.md 7).
 // A snapshot write that a crash interrupted leaves ".snapshot-<LSN>.rms.tmp"; the next
 // start (and the next snapshot build) removes it, so a crash loop does not fill the disk.
 TEST(JournalRecovery, LeftoverSnapshotTemporaryFilesAreRemoved) {

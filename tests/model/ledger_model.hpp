@@ -1,4 +1,4 @@
-// ledger_model: a second, independent model of the ledger, written from PROTOCOL.md
+// ledger_model: a second, independent model of the ledger, written from docs/PROTOCOL.md
 // (sections 4, 6, 7 and 8) alone. It shares nothing with engine/rules.* or the reference
 // ledger but the wire structs and result codes of engine/types.hpp, so a rule that is wrong
 // in engine/rules.* is wrong on both the reference and the actor engine, and shows here.

@@ -1,4 +1,4 @@
-// Table tests of the ledger model: one row per event and the code PROTOCOL.md gives it, for
+// Table tests of the ledger model: one row per event and the code docs/PROTOCOL.md gives it, for
 // the rules that are easy to get wrong (precedence, `exists` on the fields as sent,
 // id_already_failed, pending/post/void/expiry, balancing, bounds with overdraft_max, caps,
 // freeze, the daily cap across UTC midnight, linked chains). Every case runs on a fresh

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""A remit client written from PROTOCOL.md alone (no remit code): it authenticates with and
+"""A remit client written from docs/PROTOCOL.md alone (no remit code): it authenticates with and
 without a per-frame MAC, creates two accounts, moves money, looks it up and checks every
 frame it receives. Used as a conformance test of the server:
 
     independent_client.py HOST PORT KEYS_FILE [KEY_ID]
 
-Exit status 0 when every step behaved as PROTOCOL.md says, 1 otherwise (with the step)."""
+Exit status 0 when every step behaved as docs/PROTOCOL.md says, 1 otherwise (with the step)."""
 import hashlib
 import hmac
 import os

@@ -52,7 +52,7 @@
 // 11. Resending each batch at once: a non-chained event that was ok gets `exists` with the
 //     original timestamp; `exists` stays `exists`; a state failure (code >= 34) or
 //     id_already_failed gets id_already_failed; other codes repeat. A chain that was ok
-//     gets `exists` on its first event and linked_event_failed on the others (PROTOCOL.md
+//     gets `exists` on its first event and linked_event_failed on the others (docs/PROTOCOL.md
 //     section 7: `exists` fails a chain). A chain that failed is not remembered, so its
 //     resend is executed again: only property 10 applies to it.
 //
