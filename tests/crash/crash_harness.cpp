@@ -85,8 +85,9 @@
 // keeps its temporary name, removed journal files and snapshots come back. Then it runs
 // the checks above, and checks that recovery cut no byte that an fdatasync had made
 // durable. In 40% of the stops the child kills itself right after its 1st to 6th name
-// change (--die-per-mille), so that cuts land between a name change and the fsync of the
-// directory that makes it durable. --unsafe-answer-before-fdatasync starts the child's
+// change (--die-per-mille; the parent then waits four times longer before it stops the
+// child itself), so that cuts land between a name change and the fsync of the directory
+// that makes it durable. --unsafe-answer-before-fdatasync starts the child's
 // engine with engine_config::unsafe_answer_before_fdatasync (answers wait for write() but
 // not for fdatasync()): power-loss mode must then fail with acknowledged transfers lost,
 // while the SIGKILL mode cannot see the difference.
@@ -1702,10 +1703,11 @@ child_outcome run_child(const options& o, const std::string& exe, std::uint64_t 
   const std::uint64_t r = rng.below(1000);
   const bool from_start = r < 200;
   const bool term = !from_start && rng.below(1000) < o.term_per_mille;
-  const std::uint64_t after_ms =
+  std::uint64_t after_ms =
       from_start ? rng.between(1, o.max_run_ms) : rng.between(o.min_run_ms, o.max_run_ms);
   const std::uint64_t die_after =
       o.power_loss && rng.below(1000) < o.die_per_mille ? rng.between(1, 6) : 0;
+  if (die_after != 0) after_ms *= 4;  // name changes come only at rolls: give it time
 
   std::vector<std::string> args = {exe,
                                    "--child",
