@@ -63,8 +63,9 @@ struct engine_config {
   std::shared_ptr<storage_faults> faults;
   // UNSAFE, for tests only: breaks the commit rule on purpose, to show that the crash
   // harness's power-loss mode catches it. Answers wait for the journal's write() but not for
-  // its fdatasync (the group is synced only before the next one is written), so an answer
-  // survives a killed process but not a power loss. Never set it anywhere else.
+  // its fdatasync, which runs at most every 100 ms (as with PostgreSQL's synchronous_commit =
+  // off), so an answer survives a killed process but not a power loss. Never set it
+  // anywhere else.
   bool unsafe_answer_before_fdatasync = false;
   // Nanoseconds since the epoch; the system clock when empty. Tests inject their own.
   std::function<std::uint64_t()> clock;
