@@ -11,8 +11,9 @@
 //   remit_crash --child --data-dir D --seed S --run R --fd N     (started by the parent)
 //
 // ctest runs `remit_crash --kills 20` (crash.kills_20; and crash.kills_20_one_shard with
-// --shards 1), `remit_crash --power-loss --kills 50` (crash.power_loss_50), and the same
-// against an engine that answers before its fdatasync, which must FAIL
+// --shards 1), `remit_crash --power-loss --kills 50` (crash.power_loss_50, with 300
+// accounts, runs of at most 300 ms and a roll every 50 records, to keep it fast), and the
+// same against an engine that answers before its fdatasync, which must FAIL
 // (crash.power_loss_catches_early_answers). Long modes, for soak runs:
 //   remit_crash --kills 200
 //   remit_crash --power-loss --kills 500
