@@ -74,7 +74,7 @@ engine::engine(engine_config cfg) : cfg_(std::move(cfg)) {
   if (cfg_.durability) {
     storage::recovery_report report;
     std::string why;
-    if (!storage::recover(cfg_.data_dir, state, report, why))
+    if (!storage::recover(cfg_.data_dir, state, report, why, cfg_.faults.get()))
       throw std::runtime_error("remit: recovery of " + cfg_.data_dir + " failed: " + why);
     next_lsn = report.last_lsn + 1;
     recovery_ = recovery_summary{report.snapshot,        report.snapshot_lsn, report.records,
@@ -91,6 +91,7 @@ engine::engine(engine_config cfg) : cfg_(std::move(cfg)) {
     jc.file_size_max = cfg_.journal_file_size_max;
     jc.snapshot_every_records = cfg_.snapshot_every_records;
     jc.faults = cfg_.faults;
+    jc.unsafe_answer_before_fdatasync = cfg_.unsafe_answer_before_fdatasync;
     impl_->writer = std::make_unique<actors::journal_writer>(jc);
     std::string why;
     if (!impl_->writer->start(why)) throw std::runtime_error("remit: journal: " + why);

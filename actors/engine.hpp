@@ -68,6 +68,12 @@ struct engine_config {
   bool snapshot_at_shutdown = true;
   // For tests: makes the journal's writes or fdatasyncs fail on command.
   std::shared_ptr<storage_faults> faults;
+  // UNSAFE, for tests only: breaks the commit rule on purpose, to show that the crash
+  // harness's power-loss mode catches it. Answers wait for the journal's write() but not for
+  // its fdatasync, which runs at most every 100 ms (as with PostgreSQL's synchronous_commit =
+  // off), so an answer survives a killed process but not a power loss. Never set it
+  // anywhere else.
+  bool unsafe_answer_before_fdatasync = false;
   // Nanoseconds since the epoch; the system clock when empty. Tests inject their own.
   std::function<std::uint64_t()> clock;
 };

@@ -34,6 +34,9 @@ struct journal_config {
   std::uint64_t file_size_max = 256u << 20;
   std::uint64_t snapshot_every_records = 1u << 20;
   std::shared_ptr<storage_faults> faults;
+  // UNSAFE, for tests only (engine_config::unsafe_answer_before_fdatasync): each group is
+  // answered once written; the fdatasync runs at most every 100 ms, and before a roll.
+  bool unsafe_answer_before_fdatasync = false;
 };
 
 struct journal_counters {

@@ -22,20 +22,37 @@ std::string errno_text(const char* what, const std::string& path) {
   return std::string(what) + " " + path + ": " + std::strerror(errno);
 }
 
-bool fsync_dir(const std::string& dir, std::string& why) {
+using step = durability_step::kind;
+
+// Tells a test about a durability step (storage_faults::on_step), if one listens.
+void report(const storage_faults* faults, step what, std::string_view path, std::uint64_t size = 0,
+            std::string_view to = {}) {
+  if (faults == nullptr || !faults->on_step) return;
+  faults->on_step(durability_step{what, path, to, size});
+}
+
+void remove_file(const std::string& path, const storage_faults* faults) {
+  report(faults, step::removing, path);
+  ::unlink(path.c_str());
+}
+
+bool fsync_dir(const std::string& dir, std::string& why, const storage_faults* faults) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
     why = errno_text("open directory", dir);
     return false;
   }
+  report(faults, step::dir_syncing, dir);
   const bool ok = ::fsync(fd) == 0;
   if (!ok) why = errno_text("fsync directory", dir);
   ::close(fd);
+  if (ok) report(faults, step::dir_synced, dir);
   return ok;
 }
 
 // Cuts a file and makes the cut durable before anything new is written after it.
-bool truncate_durably(const std::string& path, std::uint64_t size, std::string& why) {
+bool truncate_durably(const std::string& path, std::uint64_t size, std::string& why,
+                      const storage_faults* faults) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) {
     why = errno_text("open", path);
@@ -44,6 +61,7 @@ bool truncate_durably(const std::string& path, std::uint64_t size, std::string& 
   const bool ok = ::ftruncate(fd, static_cast<off_t>(size)) == 0 && ::fsync(fd) == 0;
   if (!ok) why = errno_text("truncate", path);
   ::close(fd);
+  if (ok) report(faults, step::truncated, path, size);
   return ok;
 }
 
@@ -76,14 +94,15 @@ bool journal_files::open_new(std::uint64_t first_lsn, std::string& why) {
     ::close(fd_);
     fd_ = -1;
   }
-  const std::string path = dir_ + "/" + journal::journal_file_name(first_lsn);
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  path_ = dir_ + "/" + journal::journal_file_name(first_lsn);
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) {
-    why = errno_text("create", path);
+    why = errno_text("create", path_);
     return false;
   }
   size_ = 0;
-  return fsync_dir(dir_, why);
+  report(faults_.get(), step::created, path_);
+  return fsync_dir(dir_, why, faults_.get());
 }
 
 bool journal_files::append(std::span<const std::byte> data, std::string& why) {
@@ -110,6 +129,7 @@ bool journal_files::sync(std::string& why) {
     why = errno_text("fdatasync", dir_);
     return false;
   }
+  report(faults_.get(), step::synced, path_, size_);
   return true;
 }
 
@@ -144,7 +164,8 @@ bool read_file(const std::string& path, std::vector<std::byte>& out, std::string
 }
 
 bool write_file_atomically(const std::string& dir, const std::string& name,
-                           std::span<const std::byte> data, std::string& why) {
+                           std::span<const std::byte> data, std::string& why,
+                           const storage_faults* faults) {
   const std::string tmp = dir + "/." + name + ".tmp";
   const std::string path = dir + "/" + name;
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -152,15 +173,18 @@ bool write_file_atomically(const std::string& dir, const std::string& name,
     why = errno_text("create", tmp);
     return false;
   }
+  report(faults, step::created, tmp);
   const bool ok = write_all(fd, data.data(), data.size()) && ::fsync(fd) == 0;
   if (!ok) why = errno_text("write", tmp);
   ::close(fd);
   if (!ok) return false;
+  report(faults, step::synced, tmp, data.size());
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     why = errno_text("rename", tmp);
     return false;
   }
-  return fsync_dir(dir, why);
+  report(faults, step::renamed, tmp, 0, path);
+  return fsync_dir(dir, why, faults);
 }
 
 bool list_dir(const std::string& dir, listing& out, std::string& why) {
@@ -188,8 +212,8 @@ bool list_dir(const std::string& dir, listing& out, std::string& why) {
 namespace {
 
 // A snapshot write that a crash interrupted leaves its temporary file; nothing reads it.
-void remove_leftovers(const std::string& dir, const listing& l) {
-  for (const std::string& name : l.leftovers) ::unlink((dir + "/" + name).c_str());
+void remove_leftovers(const std::string& dir, const listing& l, const storage_faults* faults) {
+  for (const std::string& name : l.leftovers) remove_file(dir + "/" + name, faults);
 }
 
 // Loads the newest snapshot (if any) into `out`.
@@ -219,7 +243,7 @@ bool load_snapshot(const std::string& dir, const listing& l, reference_ledger& o
 // (those starting before it); `cut_torn_tail` truncates a torn last file.
 bool replay_files(const std::string& dir, const listing& l, std::uint64_t first_lsn_not_covered,
                   bool cut_torn_tail, reference_ledger& out, recovery_report& report,
-                  std::string& why) {
+                  std::string& why, const storage_faults* faults) {
   std::vector<std::byte> data;
   std::vector<std::pair<std::uint64_t, std::string>> files;
   for (const auto& f : l.journals)
@@ -261,7 +285,7 @@ bool replay_files(const std::string& dir, const listing& l, std::uint64_t first_
     if (r.how == journal::scan_result::end::torn_tail) {
       report.torn_bytes = data.size() - r.valid_bytes;
       report.torn_file = name;
-      if (cut_torn_tail && !truncate_durably(path, r.valid_bytes, why)) return false;
+      if (cut_torn_tail && !truncate_durably(path, r.valid_bytes, why, faults)) return false;
       break;  // what follows is empty
     }
   }
@@ -271,7 +295,7 @@ bool replay_files(const std::string& dir, const listing& l, std::uint64_t first_
 }  // namespace
 
 bool recover(const std::string& dir, reference_ledger& out, recovery_report& report,
-             std::string& why) {
+             std::string& why, const storage_faults* faults) {
   const auto start = std::chrono::steady_clock::now();
   report = recovery_report{};
   std::error_code ec;
@@ -282,22 +306,22 @@ bool recover(const std::string& dir, reference_ledger& out, recovery_report& rep
   }
   listing l;
   if (!list_dir(dir, l, why)) return false;
-  remove_leftovers(dir, l);
+  remove_leftovers(dir, l, faults);
   if (!load_snapshot(dir, l, out, report, why)) return false;
-  if (!replay_files(dir, l, UINT64_MAX, true, out, report, why)) return false;
+  if (!replay_files(dir, l, UINT64_MAX, true, out, report, why, faults)) return false;
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return true;
 }
 
 bool build_snapshot(const std::string& dir, std::uint64_t first_lsn_not_covered, std::uint64_t& lsn,
-                    std::string& why) {
+                    std::string& why, const storage_faults* faults) {
   listing l;
   if (!list_dir(dir, l, why)) return false;
-  remove_leftovers(dir, l);  // one snapshot is built at a time: these were interrupted
+  remove_leftovers(dir, l, faults);  // one snapshot is built at a time: these were interrupted
   reference_ledger state;
   recovery_report report;
   if (!load_snapshot(dir, l, state, report, why)) return false;
-  if (!replay_files(dir, l, first_lsn_not_covered, false, state, report, why)) return false;
+  if (!replay_files(dir, l, first_lsn_not_covered, false, state, report, why, faults)) return false;
   if (report.torn_bytes != 0) {
     why = "a closed journal file has a torn tail";
     return false;
@@ -306,13 +330,14 @@ bool build_snapshot(const std::string& dir, std::uint64_t first_lsn_not_covered,
   if (lsn == report.snapshot_lsn && !l.snapshots.empty()) return true;  // nothing new
   std::vector<std::byte> data;
   state.write_snapshot(data, lsn);
-  if (!write_file_atomically(dir, journal::snapshot_file_name(lsn), data, why)) return false;
+  if (!write_file_atomically(dir, journal::snapshot_file_name(lsn), data, why, faults))
+    return false;
   // The new snapshot covers every file read and every older snapshot.
   for (const auto& [first, name] : l.journals)
-    if (first < first_lsn_not_covered) ::unlink((dir + "/" + name).c_str());
+    if (first < first_lsn_not_covered) remove_file(dir + "/" + name, faults);
   for (const auto& [snap, name] : l.snapshots)
-    if (snap < lsn) ::unlink((dir + "/" + name).c_str());
-  return fsync_dir(dir, why);
+    if (snap < lsn) remove_file(dir + "/" + name, faults);
+  return fsync_dir(dir, why, faults);
 }
 
 }  // namespace remit::storage

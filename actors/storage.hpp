@@ -13,17 +13,42 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/reference_ledger.hpp"
 
 namespace remit {
 
+// One step that changes what of the data directory survives a power loss, as reported to
+// storage_faults::on_step: on the thread that took it, right after its system call returned
+// (`removing` and `dir_syncing`: right before it, so that a test can keep the file's
+// contents, and know which name changes the directory's fsync covers).
+struct durability_step {
+  enum class kind : std::uint8_t {
+    created,      // `path` was created empty (or emptied); its name is not yet durable
+    synced,       // an fdatasync or fsync of `path` returned: its first `size` bytes are durable
+    truncated,    // `path` was cut to `size` bytes and fsynced
+    renamed,      // `path` was renamed to `to`; the new name is not yet durable
+    removing,     // `path` is about to be unlinked
+    dir_syncing,  // an fsync of the directory `path` is about to start
+    dir_synced,   // that fsync returned: every name change before its start is durable
+  };
+  kind what = kind::created;
+  std::string_view path;
+  std::string_view to;
+  std::uint64_t size = 0;
+};
+
 // Failures to inject, for tests: the next write or fdatasync fails with EIO.
 struct storage_faults {
+  // For tests that simulate a power loss: called at every durability_step of the journal,
+  // the snapshots and recovery. It must not call back into storage.
+  std::function<void(const durability_step&)> on_step;
   std::atomic<bool> fail_write{false};
   std::atomic<bool> fail_sync{false};
   // While hold_sync is true the journal writer waits before each fdatasync; syncs_held
@@ -51,6 +76,7 @@ class journal_files {
  private:
   std::string dir_;
   std::shared_ptr<storage_faults> faults_;
+  std::string path_;  // of the file being written
   int fd_ = -1;
   std::uint64_t size_ = 0;
 };
@@ -69,19 +95,21 @@ struct recovery_report {
 // Loads the newest snapshot and replays every later record into `out`. A torn tail of the
 // last file is cut off (the file is truncated to its valid prefix). Returns false with `why`
 // naming the file and offset on damage before the tail, or on a gap in the LSNs.
+// `faults`, if given, receives the durability steps (the cut, removed leftovers).
 bool recover(const std::string& dir, reference_ledger& out, recovery_report& report,
-             std::string& why);
+             std::string& why, const storage_faults* faults = nullptr);
 
 // Builds snapshot-<L>.rms from the newest snapshot and every journal file that starts at or
 // before `first_lsn_not_covered` - 1 (the files before the one being written), then removes
 // the files and the older snapshots it covers. L is the last LSN of those files. Returns
 // false with `why` on any failure (nothing is removed then).
 bool build_snapshot(const std::string& dir, std::uint64_t first_lsn_not_covered, std::uint64_t& lsn,
-                    std::string& why);
+                    std::string& why, const storage_faults* faults = nullptr);
 
 // Writes `data` as `name` in `dir` atomically: temporary file, fsync, rename, fsync of dir.
 bool write_file_atomically(const std::string& dir, const std::string& name,
-                           std::span<const std::byte> data, std::string& why);
+                           std::span<const std::byte> data, std::string& why,
+                           const storage_faults* faults = nullptr);
 
 // The whole contents of a file.
 bool read_file(const std::string& path, std::vector<std::byte>& out, std::string& why);

@@ -1,4 +1,4 @@
-// remit_crash: the crash harness of the durable engine (DESIGN.md, "The commit rule" and
+// remit_crash: the crash harness of the durable engine (docs/ARCHITECTURE.md, "The commit rule" and
 // "Durability and failure").
 //
 // Usage:
@@ -6,12 +6,17 @@
 //               [--keep] [--inflight N] [--batch-max N] [--accounts N] [--ledgers N]
 //               [--journal-kib N] [--snapshot-records N] [--term-per-mille N]
 //               [--tear-per-mille N] [--shards N] [--threads N] [--child-seconds N]
+//               [--power-loss] [--die-per-mille N] [--unsafe-answer-before-fdatasync]
 //   remit_crash --verify-only --data-dir D
 //   remit_crash --child --data-dir D --seed S --run R --fd N     (started by the parent)
 //
 // ctest runs `remit_crash --kills 20` (crash.kills_20; and crash.kills_20_one_shard with
-// --shards 1). Long mode, for soak runs:
+// --shards 1), `remit_crash --power-loss --kills 50` (crash.power_loss_50, with 300
+// accounts, runs of at most 300 ms and a roll every 50 records, to keep it fast), and the
+// same against an engine that answers before its fdatasync, which must FAIL
+// (crash.power_loss_catches_early_answers). Long modes, for soak runs:
 //   remit_crash --kills 200
+//   remit_crash --power-loss --kills 500
 // (or more; --seed varies the load and the kill times, and is printed so that a failing run
 // can be repeated as far as timing allows; --keep keeps the data directory).
 //
@@ -25,9 +30,12 @@
 // batches in flight. The transfer ids of run R are the generator's ids plus (R+1) * 2^40
 // (pending ids likewise), so ids never collide across restarts; the run number continues
 // across invocations on one directory (file crash-harness-runs). For EVERY reply that comes
-// back with status ok, the child writes one fixed 48-byte record per event (id, pending id,
-// result code, timestamp, flags) to the pipe with one write(), from inside the callback:
-// what is in the pipe was acknowledged. It runs until it is stopped (bounded to 60 s).
+// back with status ok, the child writes one fixed 96-byte record per event (id, pending id,
+// result code, timestamp, flags, and for a transfer its debit and credit accounts and
+// amount as sent) to the pipe with one write(), from inside the callback: what is in the
+// pipe was acknowledged. Each controls change is also numbered and written to the pipe
+// before it is sent, so that the parent knows which changes may be decided after which.
+// It runs until it is stopped (bounded to 60 s).
 //
 // The parent lets the child run a random time (seeded; 20% of the stops count from the
 // child's start, so they land in recovery and setup, the rest from the start of its load),
@@ -36,11 +44,15 @@
 // child (a child that died any other way is a failure), and then verifies the directory
 // in-process with storage::recover into the serial reference ledger (no actors):
 //   1. every acknowledged result is in the recovered state: `ok` and `exists` transfers are
-//      present with the acknowledged timestamp, a post or void acknowledged ok left its
-//      pending transfer posted or voided, a state failure outside a chain is remembered
-//      (id_already_failed after a restart) with its code and the transfer is absent, a
-//      fresh id that failed is absent; acknowledged accounts are present with their
-//      timestamp;
+//      present with the acknowledged timestamp, the accounts and the amount they were sent
+//      with (a balancing transfer may move less; a post or void is on its pending
+//      transfer's accounts and moves the amount asked, or the pending amount), a post or
+//      void acknowledged ok left its pending transfer posted or voided, a state failure
+//      outside a chain is remembered (id_already_failed after a restart) with its code and
+//      the transfer is absent, a fresh id that failed is absent; acknowledged accounts are
+//      present with their timestamp; a controls change acknowledged ok is in its account's
+//      controls, unless a change that may have been decided after it (any change not
+//      acknowledged before it was sent, answered or not) is there instead;
 //   2. money is conserved per ledger (debits_posted = credits_posted, pending likewise);
 //   3. no account breaks its bound flag (debits_must_not_exceed_credits and the credit
 //      side, with its overdraft);
@@ -53,9 +65,33 @@
 // just before; after a clean shutdown, every transfer of that run was acknowledged ok.
 // After 30% of the SIGKILLs the parent appends a torn, never-acknowledged group to the
 // journal (see inject_torn_tail: a SIGKILL alone never tears a write) and checks that
-// recovery cuts exactly that. Any violation prints a precise message and exits 1; the
-// directory is then kept for inspection (remit_crash --verify-only --data-dir D). If the
-// recovery itself hits an engine assertion, the parent says so and exits 1 as well.
+// recovery cuts exactly that. A run in which no transfer of the load was acknowledged ok
+// over all its stops checked nothing, and fails. Any violation prints a precise message and
+// exits 1; the directory is then kept for inspection (remit_crash --verify-only --data-dir
+// D). If the recovery itself hits an engine assertion, the parent says so and exits 1 as
+// well.
+//
+// Power-loss mode (--power-loss). A SIGKILL keeps the page cache, so the checks above
+// cannot tell an answer given after write() from one given after fdatasync(). In this mode
+// the child reports every durability step of the storage (storage_faults::on_step: a file
+// created, synced up to a size, truncated, renamed, about to be removed; a directory fsync
+// about to start and done) to the pipe, synchronously, before anything the step made
+// durable can be acknowledged; a file about to be removed is first hard-linked into
+// .power-loss-copies in the data directory. After every stop (SIGTERM too) the parent
+// replays those steps and rewrites the directory as a power cut at that moment could leave
+// it (see power_loss_model): every byte that no completed fdatasync or fsync covered is
+// lost, or a random prefix of it survives, sometimes with zeros, garbage or lost sectors;
+// name changes that no completed fsync of the directory covered happened or not (all,
+// none, or each at random), so new journal files and snapshots vanish, a renamed snapshot
+// keeps its temporary name, removed journal files and snapshots come back. Then it runs
+// the checks above, and checks that recovery cut no byte that an fdatasync had made
+// durable. In 40% of the stops the child kills itself right after its 1st to 6th name
+// change (--die-per-mille; the parent then waits four times longer before it stops the
+// child itself), so that cuts land between a name change and the fsync of the directory
+// that makes it durable. --unsafe-answer-before-fdatasync starts the child's
+// engine with engine_config::unsafe_answer_before_fdatasync (answers wait for write() but
+// not for fdatasync()): power-loss mode must then fail with acknowledged transfers lost,
+// while the SIGKILL mode cannot see the difference.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -73,6 +109,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -105,12 +142,17 @@ using car = create_account_result;
 // The pipe's records
 
 enum class tag : std::uint16_t {
-  transfer_ack = 1,  // id, aux = pending_id, status, timestamp, bits
-  account_ack = 2,   // id, status, timestamp
-  recovered = 3,     // the child's engine::recovery(): id = accounts, aux = transfers,
-                     // timestamp = last LSN, status = torn bytes (clamped)
-  load_started = 4,  // setup done, the load begins
-  controls_ack = 5,  // id = account id, status
+  transfer_ack = 1,   // id, aux = pending_id, status, timestamp, bits; debit, credit, amount
+                      // as sent
+  account_ack = 2,    // id, status, timestamp
+  recovered = 3,      // the child's engine::recovery(): id = accounts, aux = transfers,
+                      // timestamp = last LSN, status = torn bytes (clamped)
+  load_started = 4,   // setup done, the load begins
+  controls_ack = 5,   // id = account id, aux = change number, status
+  controls_sent = 6,  // written before the call: id = account id, aux = change number,
+                      // timestamp = status_flags, debit = daily_debit_max, credit =
+                      // overdraft_max, amount = transfer_amount_max
+  storage_step = 7,   // --power-loss: one durability_step (see step_record)
 };
 
 namespace bit {
@@ -120,6 +162,7 @@ constexpr std::uint16_t post = 1u << 2;
 constexpr std::uint16_t void_ = 1u << 3;
 constexpr std::uint16_t funding = 1u << 4;
 constexpr std::uint16_t last_of_batch = 1u << 5;
+constexpr std::uint16_t balancing = 1u << 6;  // balancing_debit or balancing_credit
 }  // namespace bit
 
 struct wire_record {
@@ -129,8 +172,11 @@ struct wire_record {
   std::uint64_t timestamp;
   u128 id;
   u128 aux;
+  u128 debit;
+  u128 credit;
+  u128 amount;
 };
-static_assert(sizeof(wire_record) == 48);
+static_assert(sizeof(wire_record) == 96);
 static_assert(std::is_trivially_copyable_v<wire_record>);
 
 // ---------------------------------------------------------------------------------------
@@ -207,6 +253,66 @@ bool write_all(int fd, const void* data, std::size_t n) {
   return true;
 }
 
+// ---------------------------------------------------------------------------------------
+// Power loss: the storage's durability steps in the pipe
+//
+// A step names its files by kind and LSN (a data directory holds nothing else) in a
+// wire_record with tag storage_step: bits = durability_step::kind, status = the kind of
+// `path` | the kind of `to` << 8, timestamp = size, id = the LSN of `path`, aux = the LSN of
+// `to` (renamed) or the number of the copy the child kept (removing; 0: none), debit = the
+// reporting thread (dir_syncing, dir_synced: an fsync of the directory covers the name
+// changes reported before its own start).
+
+enum class file_kind : std::uint8_t {
+  none = 0,
+  directory = 1,
+  journal = 2,
+  snapshot = 3,
+  snapshot_temp = 4,
+};
+
+struct file_ref {
+  file_kind kind = file_kind::none;
+  std::uint64_t lsn = 0;
+};
+
+file_ref file_of(std::string_view path) {
+  const std::size_t slash = path.rfind('/');
+  const std::string name(slash == std::string_view::npos ? path : path.substr(slash + 1));
+  file_ref f;
+  if (journal::parse_journal_file_name(name, f.lsn)) {
+    f.kind = file_kind::journal;
+  } else if (journal::parse_snapshot_file_name(name, f.lsn)) {
+    f.kind = file_kind::snapshot;
+  } else if (name.size() > 5 && name.front() == '.' && name.ends_with(".tmp") &&
+             journal::parse_snapshot_file_name(name.substr(1, name.size() - 5), f.lsn)) {
+    f.kind = file_kind::snapshot_temp;  // as write_file_atomically names it
+  }
+  return f;
+}
+
+std::string name_of(file_ref f) {
+  switch (f.kind) {
+    case file_kind::journal:
+      return journal::journal_file_name(f.lsn);
+    case file_kind::snapshot:
+      return journal::snapshot_file_name(f.lsn);
+    case file_kind::snapshot_temp:
+      return "." + journal::snapshot_file_name(f.lsn) + ".tmp";
+    case file_kind::none:
+    case file_kind::directory:
+      break;
+  }
+  return {};
+}
+
+// Where the child links a file that the storage is about to remove (inside the data
+// directory, so on the same file system; recovery ignores folders).
+constexpr std::string_view copies_dir_name = ".power-loss-copies";
+std::string copy_path(const std::string& dir, std::uint64_t n) {
+  return dir + "/" + std::string(copies_dir_name) + "/removed-" + std::to_string(n);
+}
+
 std::uint64_t mix_seed(std::uint64_t a, std::uint64_t b) {
   std::uint64_t s = a ^ (b * 0x9e3779b97f4a7c15ull);
   return workload::splitmix64(s);
@@ -240,6 +346,13 @@ struct options {
   std::uint32_t child_seconds = 60;
   std::uint32_t shards = 2;
   std::uint32_t threads = 2;
+  bool power_loss = false;
+  bool unsafe_answer_before_fdatasync = false;  // engine_config's test-only knob
+  // --power-loss: stops where the child kills itself right after its Nth name change
+  // (creation, rename or removal of a file), N in 1..6, so that power cuts land between a
+  // name change and the fsync of the directory that makes it durable.
+  std::uint32_t die_per_mille = 400;
+  std::uint64_t die_after_change = 0;  // the child's: 0 never
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -249,7 +362,8 @@ struct options {
                "                   [--max-run-ms B] [--keep] [--inflight N] [--batch-max N]\n"
                "                   [--accounts N] [--journal-kib N] [--snapshot-records N]\n"
                "                   [--term-per-mille N] [--tear-per-mille N] [--shards N]\n"
-               "                   [--threads N]\n"
+               "                   [--threads N] [--power-loss]\n"
+               "                   [--unsafe-answer-before-fdatasync]\n"
                "       remit_crash --verify-only --data-dir D\n",
                why);
   std::exit(2);
@@ -279,6 +393,10 @@ options parse(int argc, char** argv) {
       o.verify_only = true;
     } else if (a == "--keep") {
       o.keep = true;
+    } else if (a == "--power-loss") {
+      o.power_loss = true;
+    } else if (a == "--unsafe-answer-before-fdatasync") {
+      o.unsafe_answer_before_fdatasync = true;
     } else if (a == "--data-dir") {
       o.data_dir = value();
     } else if (a == "--seed") {
@@ -294,6 +412,8 @@ options parse(int argc, char** argv) {
       o.journal_kib = number();
     } else if (a == "--snapshot-records") {
       o.snapshot_records = number();
+    } else if (a == "--die-after-change") {
+      o.die_after_change = number();
     } else {
       // The 32-bit options.
       static const std::pair<std::string_view, std::uint32_t options::*> flags[] = {
@@ -302,6 +422,7 @@ options parse(int argc, char** argv) {
           {"--max-run-ms", &options::max_run_ms},
           {"--term-per-mille", &options::term_per_mille},
           {"--tear-per-mille", &options::tear_per_mille},
+          {"--die-per-mille", &options::die_per_mille},
           {"--inflight", &options::inflight},
           {"--batch-max", &options::batch_max},
           {"--ledgers", &options::ledgers},
@@ -371,6 +492,46 @@ class pipe_writer {
   ::_exit(4);
 }
 
+// --power-loss: reports every durability step of the storage to the parent synchronously,
+// before the step's caller goes on, so before anything that the step made durable can be
+// acknowledged. A file about to be removed is first linked into the copies folder, so that
+// the parent can bring it back when its removal was not made durable.
+// With `die_after_change` the child kills itself right after reporting that many name changes.
+std::shared_ptr<storage_faults> power_loss_reporter(const std::string& dir, pipe_writer& out,
+                                                    std::uint64_t die_after_change) {
+  auto faults = std::make_shared<storage_faults>();
+  auto copies = std::make_shared<std::atomic<std::uint64_t>>(0);
+  auto changes = std::make_shared<std::atomic<std::uint64_t>>(0);
+  faults->on_step = [&out, dir, copies, changes, die_after_change](const durability_step& s) {
+    using k = durability_step::kind;
+    const bool on_dir = s.what == k::dir_syncing || s.what == k::dir_synced;
+    const file_ref from = on_dir ? file_ref{file_kind::directory, 0} : file_of(s.path);
+    const file_ref to = s.what == k::renamed ? file_of(s.to) : file_ref{};
+    if (from.kind == file_kind::none || (s.what == k::renamed && to.kind == file_kind::none))
+      child_fail("a durability step on an unexpected file: " + std::string(s.path) + " " +
+                 std::string(s.to));
+    wire_record rec{};
+    rec.tag = static_cast<std::uint16_t>(tag::storage_step);
+    rec.bits = static_cast<std::uint16_t>(s.what);
+    rec.status = static_cast<std::uint32_t>(from.kind) | static_cast<std::uint32_t>(to.kind) << 8;
+    rec.timestamp = s.size;
+    rec.id = from.lsn;
+    rec.aux = to.lsn;
+    if (s.what == k::removing) {
+      const std::uint64_t n = copies->fetch_add(1) + 1;
+      if (::link(std::string(s.path).c_str(), copy_path(dir, n).c_str()) == 0) rec.aux = n;
+    }
+    if (on_dir) rec.debit = static_cast<u128>(::gettid());
+    out.put(std::span(&rec, 1));
+    const bool name_change = s.what == k::created || s.what == k::renamed || s.what == k::removing;
+    if (name_change && changes->fetch_add(1) + 1 == die_after_change) {
+      ::kill(::getpid(), SIGKILL);
+      for (;;) ::pause();
+    }
+  };
+  return faults;
+}
+
 // A call answered through a future, retried while the engine says overloaded.
 template <class Call>
 engine_reply call_until_ok(Call&& call, const char* what) {
@@ -400,6 +561,8 @@ int child_main(const options& o) {
   cfg.journal_file_size_max = o.journal_kib << 10;
   cfg.snapshot_every_records = o.snapshot_records;
   cfg.expiry_interval_ms = 50;
+  cfg.unsafe_answer_before_fdatasync = o.unsafe_answer_before_fdatasync;
+  if (o.power_loss) cfg.faults = power_loss_reporter(o.data_dir, out, o.die_after_change);
   std::unique_ptr<remit::engine> eng;
   try {
     eng = std::make_unique<remit::engine>(cfg);
@@ -446,6 +609,9 @@ int child_main(const options& o) {
       rec.tag = static_cast<std::uint16_t>(tag::transfer_ack);
       rec.bits = bit::funding;
       rec.id = batch[i].id;
+      rec.debit = batch[i].debit_account_id;
+      rec.credit = batch[i].credit_account_id;
+      rec.amount = batch[i].amount;
       rec.status = r.results[i].status;
       rec.timestamp = r.results[i].timestamp;
       recs.push_back(rec);
@@ -472,6 +638,7 @@ int child_main(const options& o) {
   std::uint64_t batches = 0;
   const auto deadline = clock_type::now() + std::chrono::seconds(o.child_seconds);
   std::vector<account_controls> controls;
+  std::uint64_t controls_changes = 0;
 
   while (!g_term.load() && clock_type::now() < deadline) {
     {
@@ -486,21 +653,32 @@ int child_main(const options& o) {
       --inflight;
       cv.notify_all();
     };
-    if (batches % 40 == 0) {
+    if (batches % 20 == 0) {
       // A few controls changes: caps and freezes; never an overdraft, so that the bound
-      // check of the verification stays exact.
+      // check of the verification stays exact. Each is numbered and reported before the
+      // call, so that the parent knows which changes may be decided after which.
       load.next_controls_batch(controls, 1 + rng.below(8));
-      for (auto& c : controls) c.overdraft_max = 0;
-      auto ids = std::make_shared<std::vector<u128>>();
-      for (const auto& c : controls) ids->push_back(c.account_id);
-      eng->set_account_controls(controls, [&out, ids, done](engine_reply&& r) {
+      auto sent = std::make_shared<std::vector<wire_record>>(controls.size());
+      for (std::size_t i = 0; i < controls.size(); ++i) {
+        account_controls& c = controls[i];
+        c.overdraft_max = 0;
+        wire_record& m = (*sent)[i];
+        m = wire_record{};
+        m.tag = static_cast<std::uint16_t>(tag::controls_sent);
+        m.id = c.account_id;
+        m.aux = (u128{o.run + 1} << 32) + ++controls_changes;
+        m.timestamp = c.status_flags;
+        m.debit = c.daily_debit_max;
+        m.credit = c.overdraft_max;
+        m.amount = c.transfer_amount_max;
+      }
+      out.put(*sent);
+      eng->set_account_controls(controls, [&out, sent, done](engine_reply&& r) {
         if (r.status == engine_status::ok) {
-          if (r.results.size() != ids->size()) child_fail("controls reply has the wrong size");
-          std::vector<wire_record> v(ids->size());
+          if (r.results.size() != sent->size()) child_fail("controls reply has the wrong size");
+          std::vector<wire_record> v(*sent);
           for (std::size_t i = 0; i < v.size(); ++i) {
-            v[i] = wire_record{};
             v[i].tag = static_cast<std::uint16_t>(tag::controls_ack);
-            v[i].id = (*ids)[i];
             v[i].status = r.results[i].status;
           }
           out.put(v);
@@ -529,9 +707,14 @@ int child_main(const options& o) {
         m.bits |= bit::chained;
       if (t.flags & transfer_flags::post_pending_transfer) m.bits |= bit::post;
       if (t.flags & transfer_flags::void_pending_transfer) m.bits |= bit::void_;
+      if (t.flags & (transfer_flags::balancing_debit | transfer_flags::balancing_credit))
+        m.bits |= bit::balancing;
       if (i + 1 == n) m.bits |= bit::last_of_batch;
       m.id = t.id;
       m.aux = t.pending_id;
+      m.debit = t.debit_account_id;
+      m.credit = t.credit_account_id;
+      m.amount = t.amount;
     }
     eng->create_transfers(batch, [&out, meta, done](engine_reply&& r) {
       if (r.status == engine_status::ok) {
@@ -573,11 +756,46 @@ void set_abort_context(const std::string& s) {
   std::snprintf(g_abort_context, sizeof g_abort_context, "%s", s.c_str());
 }
 
+// One SET_ACCOUNT_CONTROLS event as the child sent it, and its answer if one came.
+struct controls_change {
+  u128 account = 0;
+  u128 number = 0;  // (run + 1) << 32 | the change's number in its run
+  controls_state values;
+  std::uint64_t sent_at = 0;            // position of its controls_sent record in the pipes
+  std::uint64_t acked_at = UINT64_MAX;  // of its controls_ack, if it came
+  std::uint32_t status = UINT32_MAX;    // its result code, if it came
+};
+
 struct ack_set {
   std::vector<wire_record> transfers;
   std::vector<wire_record> accounts;
   std::vector<wire_record> controls;
   std::uint64_t ok = 0, exists = 0, failed = 0;
+  std::uint64_t load_ok = 0;   // transfers of the load (not funding) acknowledged ok
+  std::uint64_t position = 0;  // records taken from the pipes so far, over every run
+  std::vector<controls_change> changes;
+  std::map<u128, std::size_t> change_index;  // by number
+
+  void take_controls(const wire_record& r) {
+    if (static_cast<tag>(r.tag) == tag::controls_sent) {
+      controls_change c;
+      c.account = r.id;
+      c.number = r.aux;
+      c.values.status_flags = static_cast<std::uint32_t>(r.timestamp);
+      c.values.daily_debit_max = r.debit;
+      c.values.overdraft_max = r.credit;
+      c.values.transfer_amount_max = r.amount;
+      c.sent_at = position;
+      change_index[c.number] = changes.size();
+      changes.push_back(c);
+      return;
+    }
+    controls.push_back(r);
+    const auto it = change_index.find(r.aux);
+    if (it == change_index.end()) return;  // verify_dir reports it
+    changes[it->second].acked_at = position;
+    changes[it->second].status = r.status;
+  }
 };
 
 // What an earlier verification saw, to check that nothing recovered is lost later.
@@ -619,6 +837,7 @@ struct stored_ref {
   transfer t;
   pending_state state;
   std::uint64_t expires;
+  sent_fields sent;
 };
 
 // After a clean shutdown (SIGTERM) every call in flight was answered, and the child wrote
@@ -628,6 +847,88 @@ struct clean_run {
   u128 lo = 0, hi = 0;  // [lo, hi): the run's transfer ids
   id_map<std::uint8_t> acked_ok;
 };
+
+// An acknowledged `ok` or `exists` transfer is stored with the accounts and the amount it
+// was sent with: a plain or pending transfer as sent (a balancing one may move less), a post
+// or a void on its pending transfer's accounts (those it names, if it names any), moving
+// the amount it asked for (a post of 0 and a void: the pending amount).
+template <class Find>
+void check_stored_as_sent(const wire_record& a, const stored_ref& s, const std::string& what,
+                          const Find& find_transfer, verify_result& v) {
+  const transfer& t = s.t;
+  const std::string sent = " (sent: debit " + u128_str(a.debit) + ", credit " + u128_str(a.credit) +
+                           ", amount " + u128_str(a.amount) + ")";
+  if (s.sent.amount != a.amount)
+    v.fail(what + " is stored as sent with amount " + u128_str(s.sent.amount) + sent + ": " +
+           describe(t));
+  if (a.bits & (bit::post | bit::void_)) {
+    if ((a.debit != 0 && t.debit_account_id != a.debit) ||
+        (a.credit != 0 && t.credit_account_id != a.credit))
+      v.fail(what + " is stored with other accounts" + sent + ": " + describe(t));
+    const stored_ref* p = find_transfer(a.aux);
+    if (p == nullptr) return;  // reported by the caller
+    const u128 want = (a.bits & bit::void_) || a.amount == 0 ? p->t.amount : a.amount;
+    if (t.amount != want)
+      v.fail(what + " moved " + u128_str(t.amount) + ", not " + u128_str(want) + sent +
+             ", of its pending transfer " + describe(p->t));
+    return;
+  }
+  if (t.debit_account_id != a.debit || t.credit_account_id != a.credit)
+    v.fail(what + " is stored with other accounts" + sent + ": " + describe(t));
+  const bool clamped = (a.bits & bit::balancing) && t.amount < a.amount;
+  if (t.amount != a.amount && !clamped)
+    v.fail(what + " is stored with amount " + u128_str(t.amount) + sent + ": " + describe(t));
+}
+
+std::string describe(const controls_state& c) {
+  return "{overdraft_max " + u128_str(c.overdraft_max) + " transfer_amount_max " +
+         u128_str(c.transfer_amount_max) + " daily_debit_max " + u128_str(c.daily_debit_max) +
+         " status_flags " + std::to_string(c.status_flags) + "}";
+}
+
+bool same_controls(const controls_state& a, const controls_state& b) {
+  return a.overdraft_max == b.overdraft_max && a.transfer_amount_max == b.transfer_amount_max &&
+         a.daily_debit_max == b.daily_debit_max && a.status_flags == b.status_flags;
+}
+
+// Every controls change acknowledged ok is in its account's recovered controls, unless a
+// change that may have been decided after it is there instead: any change not known to have
+// failed, other than those acknowledged before it was sent (those were decided before it).
+// A change sent but never answered may have been decided, and made durable, all the same.
+void check_controls(const ack_set& acks, const id_map<std::uint32_t>& account_index,
+                    const std::vector<const account_state*>& accounts, verify_result& v) {
+  constexpr auto ok = static_cast<std::uint32_t>(set_controls_result::ok);
+  std::map<u128, std::vector<const controls_change*>> by_account;
+  for (const controls_change& c : acks.changes) by_account[c.account].push_back(&c);
+  for (const wire_record& r : acks.controls)
+    if (!acks.change_index.contains(r.aux))
+      v.fail("controls answer for change " + u128_str(r.aux) + " that was never sent");
+  std::size_t bad = 0;
+  for (const auto& [id, list] : by_account) {
+    const std::uint32_t* i = account_index.find(id);
+    for (const controls_change* x : list) {
+      if (x->status != ok) continue;
+      const std::string what = "controls change " + u128_str(x->number >> 32) + "." +
+                               u128_str(x->number & 0xffffffffu) + " of account " + u128_str(id) +
+                               ", acknowledged ok, " + describe(x->values);
+      if (i == nullptr) {
+        if (++bad <= 10) v.fail(what + ": the account is lost");
+        continue;
+      }
+      const controls_state& got = accounts[*i]->controls;
+      bool explained = same_controls(x->values, got);
+      for (const controls_change* y : list) {
+        if (explained) break;
+        if (y == x || (y->status != UINT32_MAX && y->status != ok)) continue;
+        if (y->acked_at < x->sent_at) continue;  // decided before x was sent
+        explained = same_controls(y->values, got);
+      }
+      if (!explained && ++bad <= 10)
+        v.fail(what + " is not in the recovered controls " + describe(got) +
+               ", and no change that may have been decided after it has them");
+    }
+  }
+}
 
 verify_result verify_dir(const std::string& dir, const ack_set* acks, previous_state* prev,
                          const std::string& when, const clean_run* clean = nullptr) {
@@ -694,10 +995,10 @@ verify_result verify_dir(const std::string& dir, const ack_set* acks, previous_s
   std::vector<stored_ref> transfers;
   transfers.reserve(ledger.transfer_count());
   ledger.for_each_transfer(
-      [&](const transfer& t, const sent_fields&, std::uint64_t expires, pending_state st) {
+      [&](const transfer& t, const sent_fields& sent, std::uint64_t expires, pending_state st) {
         if (!transfer_index.insert(t.id, static_cast<std::uint32_t>(transfers.size())))
           v.fail("transfer " + u128_str(t.id) + " is stored twice");
-        transfers.push_back(stored_ref{t, st, expires});
+        transfers.push_back(stored_ref{t, st, expires, sent});
       });
   id_map<std::uint32_t> failures;
   ledger.for_each_failure([&](u128 id, ctr code) {
@@ -873,6 +1174,10 @@ verify_result verify_dir(const std::string& dir, const ack_set* acks, previous_s
         if (s) v.fail(what + " is stored: " + describe(s->t));
       };
       const std::uint32_t code = a.status;
+      if (code == static_cast<std::uint32_t>(ctr::ok) ||
+          code == static_cast<std::uint32_t>(ctr::exists)) {
+        if (s) check_stored_as_sent(a, *s, what, find_transfer, v);
+      }
       if (code == static_cast<std::uint32_t>(ctr::ok)) {
         if (a.timestamp == 0) v.fail(what + " has timestamp 0");
         if (must_be_present(true) && (a.bits & (bit::post | bit::void_))) {
@@ -911,6 +1216,8 @@ verify_result verify_dir(const std::string& dir, const ack_set* acks, previous_s
       }
     }
   }
+
+  if (acks) check_controls(*acks, account_index, accounts, v);
 
   if (clean) {
     std::size_t extra = 0;
@@ -1079,6 +1386,284 @@ injection inject_torn_tail(const std::string& dir, workload::xoshiro256& rng,
 }
 
 // =======================================================================================
+// Parent: power loss
+//
+// A SIGKILL keeps the page cache: it cannot tell an answer given after write() from one
+// given after fdatasync(). With --power-loss the child reports every durability step of the
+// storage (power_loss_reporter) before the step's caller goes on, and after each stop the
+// parent rewrites the directory to a state that a power cut at that moment could leave:
+//   - a file keeps the bytes that a completed fdatasync or fsync covered; of the rest (the
+//     group being written) a random prefix survives: none, some, all, now and then with a
+//     damaged range (zeros or garbage) or with lost 512-byte sectors (zeros);
+//   - a name change (creation, rename, removal) that no completed fsync of the directory
+//     covered happened or not: all of them, none, or each at random. So a new file vanishes,
+//     a renamed snapshot keeps its temporary name, a removed file comes back (from the link
+//     the child made just before removing it);
+//   - a file the child created but did not report yet vanishes.
+// The directory as the next child finds it is durable as a whole (the parent's own
+// recovery is not subject to power cuts).
+class power_loss_model {
+ public:
+  struct outcome {
+    std::uint64_t files = 0;           // in the directory after the cut
+    std::uint64_t vanished = 0;        // unreported files, and files whose creation was undone
+    std::uint64_t changes = 0;         // name changes that no fsync of the directory covered
+    std::uint64_t undone = 0;          // of those, undone by the cut
+    std::uint64_t unsynced_bytes = 0;  // past the last fsync of their file
+    std::uint64_t lost_bytes = 0;      // of those, lost
+    std::uint64_t damaged = 0;         // files whose surviving unsynced bytes were damaged
+    std::map<std::string, std::uint64_t> durable_journal_bytes;  // by file name
+  };
+
+  explicit power_loss_model(std::string dir) : dir_(std::move(dir)) {}
+
+  // Before a child starts: everything in the directory is durable; no copies are kept.
+  bool start(std::string& why) {
+    files_.clear();
+    durable_.clear();
+    current_.clear();
+    pending_.clear();
+    syncing_.clear();
+    std::error_code ec;
+    const std::string copies = dir_ + "/" + std::string(copies_dir_name);
+    std::filesystem::remove_all(copies, ec);
+    std::filesystem::create_directories(copies, ec);
+    if (ec) {
+      why = "create " + copies + ": " + ec.message();
+      return false;
+    }
+    for (const auto& e : std::filesystem::directory_iterator(dir_, ec)) {
+      if (!e.is_regular_file()) continue;
+      const std::string name = e.path().filename().string();
+      if (file_of(name).kind == file_kind::none) continue;  // the harness's own files
+      durable_[name] = current_[name] = files_.size();
+      files_.push_back(file{name, {}, e.file_size()});
+    }
+    if (ec) why = "list " + dir_ + ": " + ec.message();
+    return !ec;
+  }
+
+  // One reported step, in the order of the pipe.
+  bool apply(const wire_record& r, std::string& why) {
+    using k = durability_step::kind;
+    const auto what = static_cast<k>(r.bits);
+    const file_ref from{static_cast<file_kind>(r.status & 0xff), static_cast<std::uint64_t>(r.id)};
+    const std::string name = name_of(from);
+    if (what == k::dir_syncing) {
+      syncing_[r.debit] = next_seq_;
+      return true;
+    }
+    if (what == k::dir_synced) {
+      const auto it = syncing_.find(r.debit);
+      const std::uint64_t covered = it == syncing_.end() ? 0 : it->second;
+      if (it != syncing_.end()) syncing_.erase(it);
+      while (!pending_.empty() && pending_.front().seq < covered) {
+        replay(durable_, pending_.front());
+        pending_.pop_front();
+      }
+      return true;
+    }
+    const auto it = current_.find(name);
+    if (what == k::created) {
+      if (it != current_.end()) {
+        // Emptied (O_TRUNC): the model keeps no older contents, so it must have had none.
+        if (files_[it->second].synced != 0) {
+          why = "the storage emptied " + name + ", which held " +
+                std::to_string(files_[it->second].synced) +
+                " durable bytes, without an fsync: a power cut may bring them back";
+          return false;
+        }
+        return true;
+      }
+      current_[name] = files_.size();
+      files_.push_back(file{name, {}, 0});
+      pending_.push_back(change{change::kind::create, name, {}, files_.size() - 1, next_seq_++});
+      return true;
+    }
+    if (it == current_.end()) {
+      why = "a durability step (" + std::to_string(r.bits) + ") on " + name +
+            ", which the model does not know";
+      return false;
+    }
+    const std::size_t f = it->second;
+    switch (what) {
+      case k::synced:
+        files_[f].synced = std::max(files_[f].synced, r.timestamp);
+        break;
+      case k::truncated:
+        files_[f].synced = r.timestamp;
+        break;
+      case k::renamed: {
+        const std::string to = name_of(file_ref{static_cast<file_kind>((r.status >> 8) & 0xff),
+                                                static_cast<std::uint64_t>(r.aux)});
+        if (current_.contains(to)) {
+          why = "the storage renamed " + name + " onto the existing " + to;
+          return false;
+        }
+        current_.erase(it);
+        current_[to] = f;
+        files_[f].name = to;
+        pending_.push_back(change{change::kind::rename, name, to, f, next_seq_++});
+        break;
+      }
+      case k::removing:
+        current_.erase(it);
+        files_[f].name.clear();
+        if (r.aux != 0) files_[f].copy = copy_path(dir_, static_cast<std::uint64_t>(r.aux));
+        pending_.push_back(change{change::kind::remove, name, {}, f, next_seq_++});
+        break;
+      default:
+        why = "unknown durability step " + std::to_string(r.bits);
+        return false;
+    }
+    return true;
+  }
+
+  // Rewrites the directory as a power cut now could leave it.
+  bool cut_power(workload::xoshiro256& rng, outcome& out, std::string& why) {
+    out = outcome{};
+    std::map<std::string, std::size_t> names = durable_;
+    const std::uint64_t mode = rng.below(3);  // 0: no pending change happened, 1: each at
+                                              // random, 2: all
+    for (const change& c : pending_) {
+      ++out.changes;
+      if (mode == 2 || (mode == 1 && rng.below(2) == 0)) {
+        replay(names, c);
+      } else {
+        ++out.undone;
+      }
+    }
+    std::vector<std::pair<std::string, std::vector<std::byte>>> contents;
+    for (const auto& [name, f] : names) {
+      std::vector<std::byte> bytes;
+      if (!read_contents(files_[f], bytes)) {
+        if (files_[f].synced != 0) {
+          why = "the bytes of " + name + " (" + std::to_string(files_[f].synced) +
+                " durable) are gone from the directory";
+          return false;
+        }
+        bytes.clear();
+      }
+      // A cut that the model did not hear of (truncated, then killed before the report)
+      // leaves the file shorter than its synced size: the cut was durable.
+      const std::uint64_t durable = std::min<std::uint64_t>(files_[f].synced, bytes.size());
+      const std::uint64_t before = bytes.size();
+      out.unsynced_bytes += before - durable;
+      if (tear(bytes, durable, rng)) ++out.damaged;
+      out.lost_bytes += before - bytes.size();
+      if (file_of(name).kind == file_kind::journal) out.durable_journal_bytes[name] = durable;
+      contents.emplace_back(name, std::move(bytes));
+    }
+    // Rewrite: every file of the data directory goes, then what survived is written.
+    std::error_code ec;
+    std::vector<std::string> present;
+    for (const auto& e : std::filesystem::directory_iterator(dir_, ec)) {
+      const std::string name = e.path().filename().string();
+      if (e.is_regular_file() && file_of(name).kind != file_kind::none) present.push_back(name);
+    }
+    for (const std::string& name : present) {
+      if (!names.contains(name)) ++out.vanished;
+      std::filesystem::remove(dir_ + "/" + name, ec);
+    }
+    for (const auto& [name, bytes] : contents) {
+      const std::string path = dir_ + "/" + name;
+      const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      const bool ok = fd >= 0 && write_all(fd, bytes.data(), bytes.size());
+      if (fd >= 0) ::close(fd);
+      if (!ok) {
+        why = "write " + path + ": " + std::strerror(errno);
+        return false;
+      }
+    }
+    std::filesystem::remove_all(dir_ + "/" + std::string(copies_dir_name), ec);
+    out.files = contents.size();
+    return true;
+  }
+
+ private:
+  struct file {
+    std::string name;  // in the directory now; empty once removed
+    std::string copy;  // the link the child made before removing it, if any
+    std::uint64_t synced = 0;
+  };
+  struct change {
+    enum class kind : std::uint8_t { create, rename, remove } what;
+    std::string name, to;
+    std::size_t file;
+    std::uint64_t seq;
+  };
+
+  // Applies one name change to a namespace, if it still applies there (a rename or removal
+  // of a file whose creation or earlier rename did not happen does not).
+  static void replay(std::map<std::string, std::size_t>& names, const change& c) {
+    if (c.what == change::kind::create) {
+      names[c.name] = c.file;
+      return;
+    }
+    const auto it = names.find(c.name);
+    if (it == names.end() || it->second != c.file) return;
+    names.erase(it);
+    if (c.what == change::kind::rename) names[c.to] = c.file;
+  }
+
+  bool read_contents(const file& f, std::vector<std::byte>& bytes) const {
+    std::string why;
+    if (!f.name.empty() && storage::read_file(dir_ + "/" + f.name, bytes, why)) return true;
+    if (!f.copy.empty() && storage::read_file(f.copy, bytes, why)) return true;
+    // Renamed, then killed before the report: the bytes are under the new name.
+    const file_ref r = file_of(f.name);
+    return r.kind == file_kind::snapshot_temp &&
+           storage::read_file(dir_ + "/" + name_of(file_ref{file_kind::snapshot, r.lsn}), bytes,
+                              why);
+  }
+
+  // What survives of the bytes past `durable`: none, a random prefix, all; or a prefix with
+  // a damaged range (zeros or garbage); or all of it with some 512-byte sectors lost.
+  // Bytes before `durable` are never touched (sector writes are atomic). True if damaged.
+  static bool tear(std::vector<std::byte>& bytes, std::uint64_t durable,
+                   workload::xoshiro256& rng) {
+    const std::uint64_t tail = bytes.size() - durable;
+    if (tail == 0) return false;
+    const std::uint64_t r = rng.below(100);
+    if (r < 30) {
+      bytes.resize(durable);
+    } else if (r < 60) {
+      bytes.resize(durable + rng.below(tail + 1));
+    } else if (r < 72) {
+      // all of it survives
+    } else if (r < 88) {
+      const std::uint64_t kept = rng.between(1, tail);
+      bytes.resize(durable + kept);
+      const std::uint64_t from = durable + rng.below(kept);
+      const std::uint64_t len = rng.between(1, std::min<std::uint64_t>(bytes.size() - from, 4096));
+      const bool zeros = rng.below(2) == 0;
+      for (std::uint64_t i = from; i < from + len; ++i)
+        bytes[i] = zeros ? std::byte{0} : static_cast<std::byte>(rng.below(256));
+      return true;
+    } else {
+      bool lost = false;
+      for (std::uint64_t sector = durable / 512; sector * 512 < bytes.size(); ++sector) {
+        if (rng.below(2) != 0) continue;
+        lost = true;
+        const std::uint64_t end = std::min<std::uint64_t>((sector + 1) * 512, bytes.size());
+        for (std::uint64_t i = std::max(durable, sector * 512); i < end; ++i)
+          bytes[i] = std::byte{0};
+      }
+      return lost;
+    }
+    return false;
+  }
+
+  std::string dir_;
+  std::vector<file> files_;
+  std::map<std::string, std::size_t> durable_;  // names a directory fsync made durable
+  std::map<std::string, std::size_t> current_;  // names as the child left them
+  std::deque<change> pending_;                  // name changes not yet durable, in order
+  std::uint64_t next_seq_ = 0;
+  std::map<u128, std::uint64_t> syncing_;  // thread -> first change its fsync does not cover
+};
+
+// =======================================================================================
 // Parent: running children
 
 struct child_outcome {
@@ -1091,6 +1676,8 @@ struct child_outcome {
   std::size_t records = 0;
   std::size_t partial_bytes = 0;
   std::optional<wire_record> recovered;
+  std::uint64_t died_after_change = 0;  // killed itself right after that many name changes
+  std::vector<wire_record> steps;       // --power-loss: the storage's durability steps, in order
 };
 
 std::string self_exe() {
@@ -1117,8 +1704,11 @@ child_outcome run_child(const options& o, const std::string& exe, std::uint64_t 
   const std::uint64_t r = rng.below(1000);
   const bool from_start = r < 200;
   const bool term = !from_start && rng.below(1000) < o.term_per_mille;
-  const std::uint64_t after_ms =
+  std::uint64_t after_ms =
       from_start ? rng.between(1, o.max_run_ms) : rng.between(o.min_run_ms, o.max_run_ms);
+  const std::uint64_t die_after =
+      o.power_loss && rng.below(1000) < o.die_per_mille ? rng.between(1, 6) : 0;
+  if (die_after != 0) after_ms *= 4;  // name changes come only at rolls: give it time
 
   std::vector<std::string> args = {exe,
                                    "--child",
@@ -1148,6 +1738,12 @@ child_outcome run_child(const options& o, const std::string& exe, std::uint64_t 
                                    std::to_string(o.shards),
                                    "--threads",
                                    std::to_string(o.threads)};
+  if (o.power_loss) args.emplace_back("--power-loss");
+  if (die_after != 0) {
+    args.emplace_back("--die-after-change");
+    args.push_back(std::to_string(die_after));
+  }
+  if (o.unsafe_answer_before_fdatasync) args.emplace_back("--unsafe-answer-before-fdatasync");
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -1177,9 +1773,11 @@ child_outcome run_child(const options& o, const std::string& exe, std::uint64_t 
       wire_record rec;
       std::memcpy(&rec, buf.data() + i * sizeof rec, sizeof rec);
       ++out.records;
+      ++acks.position;
       switch (static_cast<tag>(rec.tag)) {
         case tag::transfer_ack:
           acks.transfers.push_back(rec);
+          if (rec.status == 0 && !(rec.bits & bit::funding)) ++acks.load_ok;
           if (rec.status == 0)
             ++acks.ok;
           else if (rec.status == static_cast<std::uint32_t>(ctr::exists))
@@ -1190,8 +1788,12 @@ child_outcome run_child(const options& o, const std::string& exe, std::uint64_t 
         case tag::account_ack:
           acks.accounts.push_back(rec);
           break;
+        case tag::controls_sent:
         case tag::controls_ack:
-          acks.controls.push_back(rec);
+          acks.take_controls(rec);
+          break;
+        case tag::storage_step:
+          out.steps.push_back(rec);
           break;
         case tag::recovered:
           out.recovered = rec;
@@ -1278,6 +1880,11 @@ child_outcome run_child(const options& o, const std::string& exe, std::uint64_t 
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  if (die_after != 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL &&
+      out.how != child_outcome::stop::sigkill) {
+    out.how = child_outcome::stop::sigkill;  // it killed itself after a name change
+    out.died_after_change = die_after;
+  }
   if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL) {
     out.abnormal = true;
     out.abnormal_why = "the child died of signal " + std::to_string(WTERMSIG(status)) + " (" +
@@ -1352,12 +1959,17 @@ int parent_main(options o) {
     std::fclose(f);
   }
   const std::string exe = self_exe();
-  std::printf("remit_crash: %u kills, seed %llu, data dir %s, runs of %u..%u ms\n", o.kills,
+  std::printf("remit_crash: %u kills%s%s, seed %llu, data dir %s, runs of %u..%u ms\n", o.kills,
+              o.power_loss ? " with power loss" : "",
+              o.unsafe_answer_before_fdatasync ? " (UNSAFE: answers before fdatasync)" : "",
               static_cast<unsigned long long>(o.seed), o.data_dir.c_str(), o.min_run_ms,
               o.max_run_ms);
   std::fflush(stdout);
 
   workload::xoshiro256 rng(mix_seed(o.seed, 77));
+  workload::xoshiro256 cut_rng(mix_seed(o.seed, 78));  // the power cuts
+  power_loss_model model(o.data_dir);
+  std::uint64_t cuts = 0, cut_changes = 0, cut_undone = 0, cut_unsynced = 0, cut_lost = 0;
   ack_set acks;
   previous_state prev;
   double recovery_ms_max = 0, recovery_ms_total = 0;
@@ -1384,6 +1996,8 @@ int parent_main(options o) {
       std::fclose(f);
     }
     const std::size_t acked_before = acks.transfers.size();
+    std::string why;
+    if (o.power_loss && !model.start(why)) return fail_out("power-loss model: " + why);
     const child_outcome c = run_child(o, exe, run, rng, acks);
     if (c.abnormal) {
       // Say what the child did, then still check what it left behind.
@@ -1416,6 +2030,20 @@ int parent_main(options o) {
                         " accounts, " + std::to_string(last.transfers) + " transfers, up to LSN " +
                         std::to_string(last.last_lsn));
     }
+    // --power-loss: the directory as a power cut now could leave it.
+    power_loss_model::outcome cut;
+    if (o.power_loss) {
+      for (const wire_record& step : c.steps)
+        if (!model.apply(step, why))
+          return fail_out("run " + std::to_string(run) + ": power-loss model: " + why);
+      if (!model.cut_power(cut_rng, cut, why))
+        return fail_out("run " + std::to_string(run) + ": power cut: " + why);
+      ++cuts;
+      cut_changes += cut.changes;
+      cut_undone += cut.undone;
+      cut_unsynced += cut.unsynced_bytes;
+      cut_lost += cut.lost_bytes;
+    }
     injection inj;
     if (c.how == child_outcome::stop::sigkill && rng.below(1000) < o.tear_per_mille)
       inj = inject_torn_tail(o.data_dir, rng, next_fake_id);
@@ -1438,17 +2066,29 @@ int parent_main(options o) {
                   std::to_string(last.torn_bytes) + " bytes, expected " +
                   std::to_string(inj.expected_torn));
     }
+    // Recovery cuts only bytes that no fdatasync covered.
+    for (const auto& [name, durable] : cut.durable_journal_bytes) {
+      std::error_code size_ec;
+      const std::uint64_t size = std::filesystem::file_size(o.data_dir + "/" + name, size_ec);
+      if (size_ec || size < durable)
+        last.fail("recovery cut " + name + " to " + (size_ec ? "nothing" : std::to_string(size)) +
+                  " bytes, below the " + std::to_string(durable) +
+                  " bytes that an fdatasync had made durable");
+    }
     ++verifications;
     recovery_ms_max = std::max(recovery_ms_max, last.recovery_ms);
     recovery_ms_total += last.recovery_ms;
-    const char* how = c.how == child_outcome::stop::sigkill   ? "SIGKILL"
+    const std::string self_kill =
+        "SIGKILL (itself, after name change " + std::to_string(c.died_after_change) + ")";
+    const char* how = c.died_after_change != 0                ? self_kill.c_str()
+                      : c.how == child_outcome::stop::sigkill ? "SIGKILL"
                       : c.how == child_outcome::stop::sigterm ? "SIGTERM"
                                                               : "exited";
     std::printf(
         "kill %u/%u: run %llu %s after %.0f ms (%s%.0f ms of load); acked +%zu (total %zu, "
         "ok %llu, exists %llu, failed %llu)%s; recovered %llu accounts, %llu transfers, %llu "
         "failures, LSN %llu (snapshot %llu, %llu files, %llu records, torn %llu B) in %.1f ms "
-        "(again %.1f ms); digest %08x/%zu B%s %s\n",
+        "(again %.1f ms); digest %08x/%zu B%s%s %s\n",
         k, o.kills, static_cast<unsigned long long>(run), how, c.ran_ms,
         c.reached_load ? "" : "no load, ", c.load_ms, acks.transfers.size() - acked_before,
         acks.transfers.size(), static_cast<unsigned long long>(acks.ok),
@@ -1464,6 +2104,15 @@ int parent_main(options o) {
         static_cast<unsigned long long>(last.files), static_cast<unsigned long long>(last.records),
         static_cast<unsigned long long>(last.torn_bytes), last.recovery_ms, last.second_recovery_ms,
         last.digest, last.digest_bytes,
+        o.power_loss ? ("; power cut: " + std::to_string(cut.files) + " files (" +
+                        std::to_string(cut.vanished) + " vanished), " + std::to_string(cut.undone) +
+                        " of " + std::to_string(cut.changes) + " name changes undone, " +
+                        std::to_string(cut.lost_bytes) + " of " +
+                        std::to_string(cut.unsynced_bytes) + " unsynced B lost" +
+                        (cut.damaged ? ", " + std::to_string(cut.damaged) + " tails damaged"
+                                     : std::string()))
+                           .c_str()
+                     : "",
         inj.done ? ("; injected torn tail in " + inj.file + " (" + inj.kind + ", " +
                     std::to_string(inj.records_kept) + " whole records before it, " +
                     std::to_string(inj.expected_torn) + " B)")
@@ -1478,6 +2127,11 @@ int parent_main(options o) {
     }
   }
   const double total_s = ms_since(t_all) / 1000.0;
+  // A run that acknowledged nothing checked nothing.
+  if (acks.load_ok == 0)
+    return fail_out("no transfer of the load was acknowledged ok over " + std::to_string(o.kills) +
+                    " stops (" + std::to_string(acks.transfers.size()) +
+                    " transfer results in all): nothing was checked");
   const leftovers tmp = snapshot_temp_files(o.data_dir);
   if (tmp.files > 0)
     std::printf(
@@ -1489,15 +2143,22 @@ int parent_main(options o) {
   std::printf(
       "remit_crash: PASS: %u stops (%llu during load, %llu clean SIGTERM, %llu torn tails), "
       "%zu acknowledged transfer results (ok %llu, exists %llu, failed %llu), %zu account acks, "
-      "%zu controls "
-      "acks (%llu bytes of partial records ignored); final state %llu accounts, %llu "
+      "%zu controls acks (%zu changes sent), %llu bytes of partial records ignored; %s"
+      "final state %llu accounts, %llu "
       "transfers, %llu failures, LSN %llu; recovery mean %.1f ms, max %.1f ms; %.1f s; seed "
       "%llu\n",
       o.kills, static_cast<unsigned long long>(kills_in_load),
       static_cast<unsigned long long>(terms), static_cast<unsigned long long>(tears),
       acks.transfers.size(), static_cast<unsigned long long>(acks.ok),
       static_cast<unsigned long long>(acks.exists), static_cast<unsigned long long>(acks.failed),
-      acks.accounts.size(), acks.controls.size(), static_cast<unsigned long long>(partial_total),
+      acks.accounts.size(), acks.controls.size(), acks.changes.size(),
+      static_cast<unsigned long long>(partial_total),
+      o.power_loss
+          ? (std::to_string(cuts) + " power cuts (" + std::to_string(cut_undone) + " of " +
+             std::to_string(cut_changes) + " name changes undone, " + std::to_string(cut_lost) +
+             " of " + std::to_string(cut_unsynced) + " unsynced B lost); ")
+                .c_str()
+          : "",
       static_cast<unsigned long long>(last.accounts),
       static_cast<unsigned long long>(last.transfers),
       static_cast<unsigned long long>(last.failures),
