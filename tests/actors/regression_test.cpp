@@ -44,21 +44,26 @@ void expect_same(both_sides& s, const std::vector<transfer>& batch,
                         lookup_transfers(s.eng(), transfers), "transfers"));
 }
 
-// C is bounded (debits_must_not_exceed_credits, overdraft 100); D holds 10. T1 moves 10 into
-// C (D's room), so C -> E 150 exceeds 10 + 100. The engine used to let T1's credit leg show
-// 100 to the chain's later leg, answer ok, ok and leave C past its bound.
-TEST_P(ActorRegression, ChainSeesTheDecidedAmountOfADoublyBalancingTransfer) {
-  both_sides s(test_config(GetParam()));
-  constexpr u128 F = 1, E = 2, D = 3, C = 4;
+// Accounts F, E and D without flags, and C with debits_must_not_exceed_credits and the
+// given controls; F -> D 10, so D holds 10.
+constexpr u128 F = 1, E = 2, D = 3, C = 4;
+void bounded_c_and_ten_at_d(both_sides& s, const account_controls& controls) {
   const std::vector<account> a = {
       make_account(F), make_account(E), make_account(D),
       make_account(C, 1, account_flags::debits_must_not_exceed_credits)};
   const auto made = s.accounts(a);
   ASSERT_TRUE(same_results(made.expected, made.actual));
-  const std::vector<account_controls> c = {make_controls(C, 100)};
-  const auto set = s.controls(c);
+  const auto set = s.controls({controls});
   ASSERT_TRUE(same_results(set.expected, set.actual));
   expect_same(s, {make_transfer(10, F, D, 10)}, codes({tr::ok}), {F, D}, {10});
+}
+
+// C is bounded (debits_must_not_exceed_credits, overdraft 100); D holds 10. T1 moves 10 into
+// C (D's room), so C -> E 150 exceeds 10 + 100. The engine used to let T1's credit leg show
+// 100 to the chain's later leg, answer ok, ok and leave C past its bound.
+TEST_P(ActorRegression, ChainSeesTheDecidedAmountOfADoublyBalancingTransfer) {
+  both_sides s(test_config(GetParam()));
+  bounded_c_and_ten_at_d(s, make_controls(C, 100));
   expect_same(s,
               {make_transfer(11, D, C, 100, transfer_flags::linked | both_balancing),
                make_transfer(12, C, E, 150)},
@@ -89,16 +94,7 @@ TEST_P(ActorRegression, ChainIsNotRefusedForTheFirstSidesHold) {
 // A later balancing leg of the chain moves what the first leg really moved, no more.
 TEST_P(ActorRegression, LaterBalancingLegMovesOnlyWhatTheChainMoved) {
   both_sides s(test_config(GetParam()));
-  constexpr u128 F = 1, E = 2, D = 3, C = 4;
-  const std::vector<account> a = {
-      make_account(F), make_account(E), make_account(D),
-      make_account(C, 1, account_flags::debits_must_not_exceed_credits)};
-  const auto made = s.accounts(a);
-  ASSERT_TRUE(same_results(made.expected, made.actual));
-  const std::vector<account_controls> c = {make_controls(C, 100)};
-  const auto set = s.controls(c);
-  ASSERT_TRUE(same_results(set.expected, set.actual));
-  expect_same(s, {make_transfer(10, F, D, 10)}, codes({tr::ok}), {F, D}, {10});
+  bounded_c_and_ten_at_d(s, make_controls(C, 100));
   // T1 moves 10, so C may then give 10 + 100, not 100 + 100.
   expect_same(s,
               {make_transfer(11, D, C, 100, transfer_flags::linked | both_balancing),
@@ -110,16 +106,7 @@ TEST_P(ActorRegression, LaterBalancingLegMovesOnlyWhatTheChainMoved) {
 // (61: 150 > 120) that it reaches only when the first side's hold counts as funds.
 TEST_P(ActorRegression, LaterDebitFailsOnTheBoundNotTheDailyCap) {
   both_sides s(test_config(GetParam()));
-  constexpr u128 F = 1, E = 2, D = 3, C = 4;
-  const std::vector<account> a = {
-      make_account(F), make_account(E), make_account(D),
-      make_account(C, 1, account_flags::debits_must_not_exceed_credits)};
-  const auto made = s.accounts(a);
-  ASSERT_TRUE(same_results(made.expected, made.actual));
-  const std::vector<account_controls> c = {make_controls(C, 100, 0, 120)};
-  const auto set = s.controls(c);
-  ASSERT_TRUE(same_results(set.expected, set.actual));
-  expect_same(s, {make_transfer(10, F, D, 10)}, codes({tr::ok}), {F, D}, {10});
+  bounded_c_and_ten_at_d(s, make_controls(C, 100, 0, 120));
   expect_same(s,
               {make_transfer(11, D, C, 100, transfer_flags::linked | both_balancing),
                make_transfer(12, C, E, 150)},
@@ -150,28 +137,32 @@ TEST_P(ActorRegression, ChainFailingAfterTheBalancingStepLeavesNothing) {
 // amount would cause. The engine used to report overflows_credits_posted here.
 TEST_P(ActorRegression, DoublyBalancingOverflowIsCheckedWithTheAmountMoved) {
   both_sides s(test_config(GetParam()));
-  constexpr u128 F = 1, D = 2, C = 3;
-  const std::vector<account> a = {make_account(F), make_account(D), make_account(C)};
+  constexpr u128 bank = 1, debtor = 2, creditor = 3;
+  const std::vector<account> a = {make_account(bank), make_account(debtor), make_account(creditor)};
   const auto made = s.accounts(a);
   ASSERT_TRUE(same_results(made.expected, made.actual));
-  const std::vector<account_controls> c = {make_controls(C, u128_max)};
+  const std::vector<account_controls> c = {make_controls(creditor, u128_max)};
   const auto set = s.controls(c);
   ASSERT_TRUE(same_results(set.expected, set.actual));
-  // C: debits 1000, credits 100; its balancing credit room passes 2^128.
-  expect_same(s, {make_transfer(10, C, F, 1000), make_transfer(11, F, C, 100)},
-              codes({tr::ok, tr::ok}), {F, C}, {10, 11});
-  // D has no credits: nothing moves, and the code is D's (56), not C's overflow (52).
-  expect_same(s, {make_transfer(12, D, C, u128_max, both_balancing)}, codes({tr::exceeds_credits}),
-              {F, D, C}, {12});
-  // D gets 50: 50 moves, and C takes it without overflow.
-  expect_same(s, {make_transfer(13, F, D, 50), make_transfer(14, D, C, u128_max, both_balancing)},
-              codes({tr::ok, tr::ok}), {F, D, C}, {13, 14});
-  // And inside a chain, the same.
+  // creditor: debits 1000, credits 100; its balancing credit room passes 2^128.
+  expect_same(s, {make_transfer(10, creditor, bank, 1000), make_transfer(11, bank, creditor, 100)},
+              codes({tr::ok, tr::ok}), {bank, creditor}, {10, 11});
+  // debtor has no credits: nothing moves, and the code is debtor's (56), not creditor's overflow
+  // (52).
+  expect_same(s, {make_transfer(12, debtor, creditor, u128_max, both_balancing)},
+              codes({tr::exceeds_credits}), {bank, debtor, creditor}, {12});
+  // debtor gets 50: 50 moves, and creditor takes it without overflow.
   expect_same(s,
-              {make_transfer(15, F, D, 30),
-               make_transfer(16, D, C, u128_max, transfer_flags::linked | both_balancing),
-               make_transfer(17, C, F, 5)},
-              codes({tr::ok, tr::ok, tr::ok}), {F, D, C}, {15, 16, 17});
+              {make_transfer(13, bank, debtor, 50),
+               make_transfer(14, debtor, creditor, u128_max, both_balancing)},
+              codes({tr::ok, tr::ok}), {bank, debtor, creditor}, {13, 14});
+  // And inside a chain, the same.
+  expect_same(
+      s,
+      {make_transfer(15, bank, debtor, 30),
+       make_transfer(16, debtor, creditor, u128_max, transfer_flags::linked | both_balancing),
+       make_transfer(17, creditor, bank, 5)},
+      codes({tr::ok, tr::ok, tr::ok}), {bank, debtor, creditor}, {15, 16, 17});
 }
 
 // The daily cap across UTC midnight. A long request of 1-unit debits from A, all stamped
@@ -191,14 +182,15 @@ TEST_P(ActorRegression, DailyCapHoldsAcrossMidnight) {
   int interleaved = 0;
   for (int round = 0; round < 4; ++round) {
     const std::uint64_t midnight = day0 + (2 * static_cast<std::uint64_t>(round) + 1) * day_ns;
-    const u128 A = 1000 + 10 * static_cast<u128>(round), B = A + 1, F = A + 2;
+    const u128 A = 1000 + 10 * static_cast<u128>(round), B = A + 1, funds = A + 2;
     clock.set(midnight - 3600 * ns_per_s);
-    const std::vector<account> a = {make_account(A), make_account(B), make_account(F)};
+    const std::vector<account> a = {make_account(A), make_account(B), make_account(funds)};
     for (const result& r : create_accounts(e, a)) ASSERT_EQ(r.status, 0u);
     const std::vector<account_controls> c = {make_controls(A, 0, 0, cap)};
     ASSERT_EQ(set_controls(e, c)[0].status, 0u);
     ASSERT_EQ(
-        create_transfers(e, std::vector<transfer>{make_transfer(A * 1000, F, A, 100000)})[0].status,
+        create_transfers(e, std::vector<transfer>{make_transfer(A * 1000, funds, A, 100000)})[0]
+            .status,
         0u);
 
     std::vector<transfer> late;
