@@ -169,7 +169,7 @@ using account_pointer = account_actor::stateful_pointer<account_actor_state>;
 account_actor::behavior_type account_behavior(account_pointer self, account_state initial) {
   self->state.s = initial;
   return {
-      [self](step_atom, const wave_ptr& w, std::uint32_t group) {
+      [self](step_atom, const wave_ptr& w, const std::uint32_t& group) {
         const auto handoff = received(self);
         auto& st = self->state;
         st.settle();

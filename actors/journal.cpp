@@ -191,7 +191,7 @@ journal_actor::behavior_type journal_behavior(journal_pointer self, journal_writ
         }
         hand_off(self);
       },
-      [self](sync_atom, const shard_actor& driver, std::uint64_t job) {
+      [self](sync_atom, const shard_actor& driver, const std::uint64_t& job) {
         const auto handoff = received(self);
         auto& st = self->state;
         const std::uint64_t target = st.next_lsn - 1;
@@ -199,7 +199,7 @@ journal_actor::behavior_type journal_behavior(journal_pointer self, journal_writ
         if (target <= st.durable_lsn) return send_to(self, driver, synced_atom::value, job, true);
         st.waiting.push_back({target, driver, job});
       },
-      [self](durable_atom, std::uint64_t lsn, bool ok) {
+      [self](durable_atom, const std::uint64_t& lsn, const bool& ok) {
         const auto handoff = received(self);
         auto& st = self->state;
         st.busy = false;

@@ -76,6 +76,11 @@ template <class Handle, class... Ts>
 void anon_send_to(const Handle& dest, Ts&&... xs) {
   build_release_enqueue(nullptr, nullptr, dest, std::forward<Ts>(xs)...);
 }
+// Handlers take every argument by const reference: CAF reads a by-value argument while it
+// calls the handler, before `received` below can acquire, and ThreadSanitizer then sees
+// that read unordered with the sender's write whenever it has lost the sender's stack (and
+// with it the suppressed CAF frame).
+//
 // Opens every handler: `const auto handoff = received(self);`. It acquires on the actor
 // (the sends to it released there) and releases on it again when the handler ends, because
 // the actor's next activation may run on another worker thread, handed over through CAF's

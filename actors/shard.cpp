@@ -1393,13 +1393,13 @@ shard_actor::behavior_type shard_behavior(shard_pointer self, shard_config cfg) 
         const auto handoff = received(self);
         answer_query(self, *q);
       },
-      [self](done_atom, std::uint64_t job_id) {
+      [self](done_atom, const std::uint64_t& job_id) {
         const auto handoff = received(self);
         auto it = self->state.jobs.find(job_id);
         REMIT_ASSERT(it != self->state.jobs.end());
         it->second->on_done();
       },
-      [self](synced_atom, std::uint64_t job_id, bool ok) {
+      [self](synced_atom, const std::uint64_t& job_id, const bool& ok) {
         const auto handoff = received(self);
         auto it = self->state.jobs.find(job_id);
         REMIT_ASSERT(it != self->state.jobs.end());
