@@ -6,7 +6,7 @@
 //   control bit  3    the session starts before AUTH: the first two frames are decoded with
 //                     set_pre_auth(true), as a server does until AUTH succeeds
 //   control bits 4-5  event_count_max: 1, 4, 64 or batch_events_max
-//   control bit  6    seed of the chunk sizes
+//   control bit  6    seed of the chunk sizes; also gives the key the replicate permission
 //   control bit  7    reseal: before decoding, set each frame's body_crc32c and
 //                     header_crc32c to what a sender would (a mutation rarely hits both
 //                     CRCs, so without this the checks after them are seldom reached)
@@ -132,7 +132,7 @@ bool is_zero(const void* p, std::size_t n) {
 void check_request_invariants(const frame_header& h, std::span<const std::byte> body,
                               std::uint32_t permissions, std::uint32_t event_count_max) {
   const status s = check_request(h, body, permissions, event_count_max);
-  const status s_all = check_request(h, body, permission::all, event_count_max);
+  const status s_all = check_request(h, body, permission::defined, event_count_max);
   FUZZ_CHECK(s == status::ok || s == status::body_checksum || s == status::reserved_field ||
              s == status::unknown_opcode || s == status::permission_denied ||
              s == status::bad_event_count);
@@ -148,8 +148,13 @@ void check_request_invariants(const frame_header& h, std::span<const std::byte> 
 
   const opcode_shape shape = shape_of(h.opcode);
   if (s == status::unknown_opcode) FUZZ_CHECK(!shape.known);
-  if (s == status::permission_denied)
-    FUZZ_CHECK((permissions & shape.permission) != shape.permission);
+  if (s == status::permission_denied) {
+    if (is_node_opcode(h.opcode)) {
+      FUZZ_CHECK((permissions & permission::replicate) == 0);  // section 9
+    } else {
+      FUZZ_CHECK((permissions & shape.permission) != shape.permission);
+    }
+  }
   if (s != status::ok) return;
 
   FUZZ_CHECK(crc_ok);
@@ -259,7 +264,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   using namespace remit::codec;
   if (size == 0) return 0;
   const std::uint8_t control = data[0];
-  const std::uint32_t permissions = control & 7u;
+  const std::uint32_t permissions =
+      (control & 7u) | ((control & 0x40u) != 0 ? permission::replicate : 0u);
   const bool pre_auth = (control & 8u) != 0;
   const std::uint32_t event_count_max = event_count_maxes[(control >> 4) & 3u];
   const std::uint32_t seed = (std::uint32_t{control} << 24) ^ static_cast<std::uint32_t>(size);
