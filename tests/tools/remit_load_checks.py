@@ -31,9 +31,29 @@ import xml.etree.ElementTree as ET
 import zlib
 
 
+class CheckFailed(Exception):
+    pass
+
+
 def fail(msg):
-    print("FAIL: " + msg, file=sys.stderr)
-    sys.exit(1)
+    raise CheckFailed(msg)
+
+
+def timed(check, *args, attempts=3):
+    """Runs a check whose bound is a time: a shared virtual machine's host can stall the
+    sender for milliseconds now and then, which says nothing about remit-load. A broken
+    scheduler fails every attempt; passing one of three is what this asks."""
+    failures = []
+    for attempt in range(1, attempts + 1):
+        try:
+            check(*args)
+            if failures:
+                print("passed on attempt %d after: %s" % (attempt, "; ".join(failures)))
+            return
+        except CheckFailed as e:
+            failures.append(str(e))
+            print("attempt %d of %d failed: %s" % (attempt, attempts, e), file=sys.stderr)
+    fail("every attempt failed: " + "; ".join(failures))
 
 
 def run_load(load, args, timeout=240):
@@ -397,15 +417,22 @@ def processes(load, host, port, keys):
 
 
 def main():
-    what = sys.argv[1]
+    try:
+        run(sys.argv[1])
+    except CheckFailed as e:
+        print("FAIL: %s" % e, file=sys.stderr)
+        sys.exit(1)
+
+
+def run(what):
     if what == "scheduler":
-        scheduler(sys.argv[2], sys.argv[3])
+        timed(scheduler, sys.argv[2], sys.argv[3])
     elif what == "stall":
-        stall(sys.argv[2])
+        timed(stall, sys.argv[2])
     elif what == "find_max":
         work = tempfile.mkdtemp()
         try:
-            find_max(sys.argv[2], work)
+            timed(find_max, sys.argv[2], work)
         finally:
             shutil.rmtree(work, ignore_errors=True)
     elif what == "report":
