@@ -1164,6 +1164,7 @@ void claim_or_wait(shard_pointer self, const claim_ptr& c) {
 
 void grant_waiting(shard_pointer self) {
   auto& st = self->state;
+  if (st.waiting.empty()) return;  // the common case: no tables to build
   // Keys of the claims that stay waiting, ahead of the one looked at.
   id_map<bool> blocked_transfers;
   id_map<bool> blocked_accounts;
