@@ -171,6 +171,7 @@ account_actor::behavior_type account_behavior(account_pointer self, account_stat
   return {
       [self](step_atom, const wave_ptr& w, const std::uint32_t& group) {
         const auto handoff = received(self);
+        count(work::account_message);
         auto& st = self->state;
         st.settle();
         const wave_group& g = w->groups[group];

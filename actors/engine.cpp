@@ -1,4 +1,5 @@
 #include "actors/engine.hpp"
+#include "actors/scheduler.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -46,7 +47,12 @@ caf::actor_system_config& configure_system(caf::actor_system_config& cfg, const 
   // work-stealing policy runs actor-to-actor messages LIFO, which starves some for seconds
   // under load. FIFO sharing bounds the tail.
   cfg.set("scheduler.max-threads", static_cast<std::size_t>(ec.threads));
-  REMIT_ASSERT(ec.scheduler_policy == "sharing" || ec.scheduler_policy == "stealing");
+  REMIT_ASSERT(ec.scheduler_policy == "remit" || ec.scheduler_policy == "sharing" ||
+               ec.scheduler_policy == "stealing");
+  if (ec.scheduler_policy == "remit") {
+    load_remit_scheduler(cfg, std::chrono::microseconds(ec.spin_us));
+    return cfg;
+  }
   cfg.set("scheduler.policy",
           ec.scheduler_policy == "sharing" ? caf::atom("sharing") : caf::atom("stealing"));
   return cfg;

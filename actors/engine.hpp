@@ -52,9 +52,14 @@ std::string_view name(engine_status s);
 struct engine_config {
   std::uint32_t shards = 2;   // coordinator shards
   std::uint32_t threads = 2;  // scheduler worker threads
-  // CAF's scheduler: "sharing" (one FIFO queue: bounded tail latency) or "stealing"
-  // (per-worker LIFO deques: more throughput, but messages can starve under load).
+  // The scheduler: "remit" (actors/scheduler.hpp: one FIFO queue, idle workers spin for
+  // `spin_us` before they sleep, no allocation per scheduled actor), or CAF's own "sharing"
+  // (one FIFO queue: bounded tail latency) or "stealing" (per-worker LIFO deques: more
+  // throughput, but messages can starve under load).
   std::string scheduler_policy = "sharing";
+  // "remit" only: how long an idle worker spins on the queue before it sleeps (0: never).
+  // Spinning spends CPU while the engine is busy, none while it is idle.
+  std::uint32_t spin_us = 50;
   std::uint32_t inflight_requests_max = 4096;
   std::uint32_t inflight_events_max = 1u << 20;
   std::uint32_t expiry_interval_ms = 250;
@@ -87,6 +92,16 @@ struct engine_reply {
 };
 
 using reply_callback = std::function<void(engine_reply&&)>;
+
+// What the actor engine did, counted since the process started, summed over every engine in
+// the process (actors/work_counters.hpp). Divide a phase's difference by its transfers.
+struct work_counters {
+  std::uint64_t messages = 0;          // messages handled by the engine's actors
+  std::uint64_t account_messages = 0;  // of those, by account actors (account activations)
+  std::uint64_t rounds = 0;            // waves of transfer batches sent to the accounts
+  std::uint64_t batches = 0;           // transfer batches run by coordinators
+};
+work_counters engine_work_counters();
 
 class engine {
  public:

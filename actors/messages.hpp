@@ -22,6 +22,7 @@
 #include <caf/all.hpp>
 
 #include "actors/engine.hpp"
+#include "actors/work_counters.hpp"
 #include "engine/journal_format.hpp"
 #include "engine/rules.hpp"
 #include "engine/types.hpp"
@@ -90,6 +91,7 @@ class [[nodiscard]] activation {
  public:
   explicit activation(Self* self) : self_(self) {
     handoff_acquire(static_cast<caf::abstract_actor*>(self_));
+    count(work::message);
   }
   ~activation() { handoff_release(static_cast<caf::abstract_actor*>(self_)); }
   activation(const activation&) = delete;

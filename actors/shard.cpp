@@ -298,6 +298,7 @@ class transfer_batch final : public job {
         records_(caf::make_counted<journal_batch>()) {}
 
   void start() override {
+    count(work::batch);
     n_ = req_->transfers.size();
     req_->results.assign(n_, result{});
     alone_.resize(n_);
@@ -460,6 +461,7 @@ class transfer_batch final : public job {
     journal_append(records_);
     publish();
     if (next_.awaits_replies()) {
+      count(work::round);
       current_ = next_.send(self_, id_);
       return;
     }

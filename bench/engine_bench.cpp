@@ -15,16 +15,19 @@
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "actors/engine.hpp"
 #include "actors/storage.hpp"
 #include "engine/assert.hpp"
 #include "engine/reference_ledger.hpp"
+#include "tools/alloc/alloc_count.hpp"
 #include "tools/workload.hpp"
 
 namespace remit {
@@ -97,6 +100,42 @@ std::string fresh_dir() {
   return dir;
 }
 
+double cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// The per-transfer counters of a measured phase: CPU (the whole process), heap allocations
+// (the counting hook, where linked), and the engine's messages, account activations and
+// rounds per batch.
+class cost_counters {
+ public:
+  cost_counters()
+      : cpu_(cpu_seconds()), allocs_(allocations_so_far()), work_(engine_work_counters()) {}
+  void report(benchmark::State& state, std::uint64_t transfers) const {
+    if (transfers == 0) return;
+    const double n = static_cast<double>(transfers);
+    state.counters["cpu_us"] = (cpu_seconds() - cpu_) * 1e6 / n;
+    if (const auto a = allocations_so_far(); a && allocs_) {
+      state.counters["allocs"] = static_cast<double>(*a - *allocs_) / n;
+    }
+    const work_counters w = engine_work_counters();
+    state.counters["msgs"] = static_cast<double>(w.messages - work_.messages) / n;
+    state.counters["acct_act"] = static_cast<double>(w.account_messages - work_.account_messages) / n;
+    if (w.batches != work_.batches) {
+      state.counters["rounds"] = static_cast<double>(w.rounds - work_.rounds) /
+                                 static_cast<double>(w.batches - work_.batches);
+    }
+  }
+
+ private:
+  double cpu_;
+  std::optional<std::uint64_t> allocs_;
+  work_counters work_;
+};
+
 void run_engine(benchmark::State& state, workload::distribution d, std::uint32_t batch,
                 std::uint32_t threads, bool durable) {
   const prepared p = prepare(d, batch);
@@ -119,6 +158,7 @@ void run_engine(benchmark::State& state, workload::distribution d, std::uint32_t
   const std::uint32_t inflight = inflight_for(batch);
   std::uint64_t ok = 0, events = 0;
   std::mutex ok_mutex;
+  const cost_counters cost;
   for (auto _ : state) {
     for (const auto& b : p.load) {
       w.acquire(inflight);
@@ -136,6 +176,7 @@ void run_engine(benchmark::State& state, workload::distribution d, std::uint32_t
     }
     w.drain();
   }
+  cost.report(state, events);
   state.SetItemsProcessed(static_cast<std::int64_t>(events));
   state.counters["ok_fraction"] =
       events ? static_cast<double>(ok) / static_cast<double>(events) : 0;
@@ -216,12 +257,14 @@ void BM_reference(benchmark::State& state) {
   for (const auto& a : p.accounts) ledger.create_accounts(a, now += 1000, out);
   for (const auto& f : p.funding) ledger.create_transfers(f, now += 1000, out);
   std::uint64_t events = 0;
+  const cost_counters cost;
   for (auto _ : state) {
     for (const auto& b : p.load) {
       ledger.create_transfers(b, now += 1000, std::span(out).first(b.size()));
       events += b.size();
     }
   }
+  cost.report(state, events);
   benchmark::DoNotOptimize(out.data());
   state.SetItemsProcessed(static_cast<std::int64_t>(events));
 }

@@ -59,6 +59,7 @@
 #include <cstring>
 #ifdef __linux__
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #endif
 
 #include <algorithm>
@@ -95,6 +96,7 @@
 #include "engine/types.hpp"
 #include "gateway/client/client.hpp"
 #include "tools/cli_format.hpp"
+#include "tools/alloc/alloc_count.hpp"
 #include "tools/histogram.hpp"
 #include "tools/load/payments.hpp"
 #include "tools/load/report.hpp"
@@ -172,6 +174,8 @@ class load_target {
   virtual nlohmann::ordered_json journal_figures() const {
     return nlohmann::ordered_json::object();
   }
+  // The engine's work counters so far, for a target that runs the engine in this process.
+  virtual std::optional<work_counters> work() const { return std::nullopt; }
 };
 
 std::uint64_t wall_clock_ns() {
@@ -281,6 +285,7 @@ class embedded_target final : public load_target {
   std::uint64_t inflight_requests_max() const override {
     return engine_.config().inflight_requests_max;
   }
+  std::optional<work_counters> work() const override { return engine_work_counters(); }
   nlohmann::ordered_json journal_figures() const override {
     nlohmann::ordered_json j = nlohmann::ordered_json::object();
     if (!engine_.config().durability) return j;
@@ -618,6 +623,8 @@ struct options {
   // embedded only
   std::uint32_t shards = engine_config{}.shards;
   std::uint32_t threads = engine_config{}.threads;
+  std::string scheduler = engine_config{}.scheduler_policy;
+  std::uint32_t spin_engine_us = engine_config{}.spin_us;
   std::string durability = "off";
   u128 id_offset = 0;    // set when --data-dir already holds a ledger (a resumed run)
   std::string data_dir;  // empty: a fresh temporary directory when durability is on
@@ -687,6 +694,8 @@ std::unique_ptr<load_target> make_target(const options& o, bool scratch, std::st
     engine_config c;
     c.shards = o.shards;
     c.threads = o.threads;
+    c.scheduler_policy = o.scheduler;
+    c.spin_us = o.spin_engine_us;
     c.durability = o.durability == "on";
     if (!o.data_dir.empty()) c.data_dir = o.data_dir;  // set by `run` when durability is on
     c.snapshot_at_shutdown = !scratch;
@@ -963,7 +972,55 @@ struct run_report {
   bool conserved = false;
   std::uint64_t accounts_found = 0;
   int check_passes = 0;  // look-ups of every account until one balanced or two agreed
+  // The load's cost per answered transfer (setup and the check excluded): "cpu_us" (the
+  // whole process, remit-load's own work included), "allocations" (where counted), and for
+  // an embedded target the engine's "messages", "account_activations", "rounds_per_batch".
+  nlohmann::ordered_json per_transfer = nlohmann::ordered_json::object();
 };
+
+// What the process has spent so far: CPU time, heap allocations, the engine's work.
+struct cost_mark {
+  double cpu_s = 0;
+  std::optional<std::uint64_t> allocations;
+  std::optional<work_counters> work;
+
+  static cost_mark now(const load_target& target) {
+    cost_mark m;
+    rusage ru{};
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+      m.cpu_s = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    }
+    m.allocations = allocations_so_far();
+    m.work = target.work();
+    return m;
+  }
+};
+
+double round_to(double x, int digits);
+
+// The cost between two marks, per transfer.
+nlohmann::ordered_json cost_per_transfer(const cost_mark& a, const cost_mark& b,
+                                         std::uint64_t transfers) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  if (transfers == 0) return j;
+  const double n = static_cast<double>(transfers);
+  j["cpu_us"] = round_to((b.cpu_s - a.cpu_s) * 1e6 / n, 2);
+  if (a.allocations && b.allocations) {
+    j["allocations"] = round_to(static_cast<double>(*b.allocations - *a.allocations) / n, 2);
+  }
+  if (a.work && b.work) {
+    j["messages"] = round_to(static_cast<double>(b.work->messages - a.work->messages) / n, 3);
+    j["account_activations"] =
+        round_to(static_cast<double>(b.work->account_messages - a.work->account_messages) / n, 3);
+    const std::uint64_t batches = b.work->batches - a.work->batches;
+    if (batches != 0) {
+      j["rounds_per_batch"] =
+          round_to(static_cast<double>(b.work->rounds - a.work->rounds) / static_cast<double>(batches), 2);
+    }
+  }
+  return j;
+}
 
 double seconds_since(time_point t0) {
   return std::chrono::duration<double>(steady::now() - t0).count();
@@ -1485,7 +1542,9 @@ void print_report(const options& o, const load_source& gen, std::size_t outstand
                   ? (", process " + std::to_string(o.id) + " of " + std::to_string(o.of)).c_str()
                   : "");
   if (o.target == "embedded") {
-    std::printf("engine       %u shards, %u threads, durability %s%s%s%s\n", o.shards, o.threads,
+    std::printf("engine       %u shards, %u threads, scheduler %s%s, durability %s%s%s%s\n",
+                o.shards, o.threads, o.scheduler.c_str(),
+                o.scheduler == "remit" ? (" (spin " + std::to_string(o.spin_engine_us) + " us)").c_str() : "",
                 o.durability.c_str(), o.durability == "on" ? ", journal in " : "",
                 o.durability == "on" ? o.data_dir.c_str() : "",
                 o.durability == "on" && scratch ? " (temporary)" : "");
@@ -1524,6 +1583,13 @@ void print_report(const options& o, const load_source& gen, std::size_t outstand
   std::printf("conserved    %s (%llu accounts, looked up %d time(s))\n",
               rep.conserved ? "yes" : "no", static_cast<unsigned long long>(rep.accounts_found),
               rep.check_passes);
+  if (!rep.per_transfer.empty()) {
+    std::printf("per transfer");
+    for (const auto& [k, v] : rep.per_transfer.items()) {
+      std::printf("  %s %s", k.c_str(), v.dump().c_str());
+    }
+    std::printf("\n");
+  }
   if (!figures.empty()) {
     std::printf("journal     ");
     for (const auto& [k, v] : figures.items()) std::printf(" %s %s", k.c_str(), v.dump().c_str());
@@ -1566,6 +1632,7 @@ void print_report(const options& o, const load_source& gen, std::size_t outstand
     }
     if (!o.workload.empty() || !o.workload_file.empty()) j["workload"] = gen.describe();
     if (!figures.empty()) j["journal"] = figures;
+    if (!rep.per_transfer.empty()) j["per_transfer"] = rep.per_transfer;
     if (fm) {
       j["find_max"] = nlohmann::ordered_json::object();
       j["find_max"]["slo"] = fm->slo;
@@ -1842,6 +1909,18 @@ int run(int argc, char** argv) {
       app.add_option("--threads", o.threads, "embedded: the engine's worker threads, 1 to 256")
           ->check(CLI::Range(std::uint32_t{1}, std::uint32_t{256}))
           ->capture_default_str();
+  auto* scheduler_opt =
+      app.add_option("--scheduler", o.scheduler,
+                     "embedded: the engine's scheduler, remit, sharing or stealing "
+                     "(engine_config::scheduler_policy)")
+          ->check(CLI::IsMember({"remit", "sharing", "stealing"}))
+          ->capture_default_str();
+  auto* engine_spin_opt =
+      app.add_option("--engine-spin-us", o.spin_engine_us,
+                     "embedded, --scheduler remit: how long an idle worker spins before it "
+                     "sleeps, in microseconds")
+          ->check(CLI::Range(std::uint32_t{0}, std::uint32_t{100000}))
+          ->capture_default_str();
   auto* durability_opt =
       app.add_option("--durability", o.durability,
                      "embedded: on makes the engine journal every answer (fdatasync) to "
@@ -1982,7 +2061,8 @@ int run(int argc, char** argv) {
   o.account_offset = static_cast<u128>(o.id) << 56;
   o.transfer_offset = static_cast<u128>(o.id) << 56;
   if (o.target != "embedded") {
-    for (const CLI::Option* opt : {shards_opt, threads_opt, durability_opt, data_dir_opt}) {
+    for (const CLI::Option* opt : {shards_opt, threads_opt, scheduler_opt, engine_spin_opt,
+                                   durability_opt, data_dir_opt}) {
       if (opt->count() != 0) {
         return bad(opt->get_name() + " applies to --target embedded only" +
                    (o.target == "reference" ? "" : " (remitd has its own)"));
@@ -2097,6 +2177,7 @@ int run(int argc, char** argv) {
   run_report rep;
   run_record rec;
   rec.start_epoch_s = static_cast<double>(wall_clock_ns()) / 1e9;
+  const cost_mark before = cost_mark::now(*target);
   if (o.find_max) {
     if (!find_max(*target, gen, o, outstanding_max, *slo, rec, rep)) return 1;
     if (rec.find_max->rate > 0) o.sched = schedule::constant(rec.find_max->rate, o.step_seconds);
@@ -2104,6 +2185,8 @@ int run(int argc, char** argv) {
                        o.report.empty() ? nullptr : &rec, 0)) {
     return 1;
   }
+  // find_max: every step's transfers, not only the best step's in rep.
+  if (!o.find_max) rep.per_transfer = cost_per_transfer(before, cost_mark::now(*target), rep.transfers);
   if (!check_conserved(*target, gen, o.account_offset, rep)) return 1;
   if (rec.find_max && rec.find_max->rate == 0) {
     std::printf("(no step met the SLO: the figures below are empty; the steps above say why)\n");

@@ -98,6 +98,14 @@ int main(int argc, char** argv) {
   app.add_option("--shards", ecfg.shards, "coordinator shards")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
+  app.add_option("--scheduler", ecfg.scheduler_policy,
+                 "the engine's scheduler: remit, sharing or stealing")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"remit", "sharing", "stealing"}));
+  app.add_option("--engine-spin-us", ecfg.spin_us,
+                 "--scheduler remit: how long an idle worker spins before it sleeps (us)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
   app.add_option("--io-threads", scfg.io_threads, "gateway I/O threads")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
