@@ -3,6 +3,7 @@
 // from outside; the system shuts down with work still queued; and the engine runs on it
 // with the same results as the reference ledger.
 #include <atomic>
+#include <string_view>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -35,6 +36,16 @@ std::string spin_name(const ::testing::TestParamInfo<spin_param>& p) {
 
 class remit_scheduler_test : public ::testing::TestWithParam<spin_param> {
  protected:
+  void SetUp() override {
+#if defined(__SANITIZE_THREAD__)
+    // These actors are plain CAF actors, without remit's hand-off annotations
+    // (actors/messages.hpp), and their control blocks are released from the worker loop in
+    // remit's binary rather than inside the uninstrumented libcaf_core: ThreadSanitizer
+    // reports CAF's own reference counts and mailbox hand-offs here. The engine on this
+    // scheduler does run under ThreadSanitizer (engine_on_scheduler_test).
+    GTEST_SKIP() << "plain CAF actors: not checkable under ThreadSanitizer";
+#endif
+  }
   void configure(caf::actor_system_config& cfg) {
     cfg.set("scheduler.max-threads", GetParam().threads);
     load_remit_scheduler(cfg, GetParam().spin);
@@ -160,6 +171,10 @@ INSTANTIATE_TEST_SUITE_P(spins, remit_scheduler_test,
 class engine_on_scheduler_test : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(engine_on_scheduler_test, same_results_as_the_reference) {
+#if defined(__SANITIZE_THREAD__)
+  // CAF's work-stealing deques live in the uninstrumented libcaf_core.
+  if (std::string_view(GetParam()) == "stealing") GTEST_SKIP() << "CAF's own deques";
+#endif
   engine_config cfg = test_config(2, 2);
   cfg.scheduler_policy = GetParam();
   cfg.spin_us = 20;
