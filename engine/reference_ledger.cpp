@@ -261,6 +261,14 @@ void reference_ledger::store_transfer(const transfer& stored, const sent_fields&
 void reference_ledger::add_history(std::uint32_t account, std::uint32_t transfer) {
   auto& h = history_[account];
   const std::uint64_t ts = transfers_[transfer].t.timestamp;
+  // No older than any transfer ever added (the common case): it goes at the end, without
+  // reading the transfer before it (a cache miss). A rolled-back chain leaves the bound
+  // high, which only sends later transfers the long way.
+  if (ts >= history_ts_max_) {
+    history_ts_max_ = ts;
+    h.push_back(transfer);
+    return;
+  }
   auto pos = h.end();
   while (pos != h.begin() && transfers_[*(pos - 1)].t.timestamp > ts) --pos;
   h.insert(pos, transfer);
@@ -626,6 +634,7 @@ bool reference_ledger::read_snapshot(std::span<const std::byte> data, std::uint6
 void reference_ledger::rebuild_derived() {
   stats_.clear();
   history_.assign(accounts_.size(), {});
+  history_ts_max_ = 0;
   expiries_ = {};
   for (const account_state& s : accounts_) stats_for_write(s.a.ledger, false).accounts += 1;
   for (std::uint32_t i = 0; i < transfers_.size(); ++i) {

@@ -139,6 +139,7 @@ class reference_ledger {
   std::vector<account_state> accounts_;
   id_map<std::uint32_t> account_index_;
   std::vector<std::vector<std::uint32_t>> history_;  // per account: transfer indices
+  std::uint64_t history_ts_max_ = 0;                 // bounds every timestamp in history_
   std::vector<stored_transfer> transfers_;
   id_map<std::uint32_t> transfer_index_;
   id_map<create_transfer_result> failed_;  // ids that failed on state
