@@ -12,8 +12,8 @@ constexpr int kinds = static_cast<int>(work::count_);
 
 struct registry {
   std::mutex m;
-  std::vector<work_block*> live;         // under m
-  std::uint64_t retired[kinds] = {};     // under m: the blocks of threads that have ended
+  std::vector<work_block*> live;      // under m
+  std::uint64_t retired[kinds] = {};  // under m: the blocks of threads that have ended
 };
 
 registry& reg() {

@@ -123,7 +123,8 @@ class cost_counters {
     }
     const work_counters w = engine_work_counters();
     state.counters["msgs"] = static_cast<double>(w.messages - work_.messages) / n;
-    state.counters["acct_act"] = static_cast<double>(w.account_messages - work_.account_messages) / n;
+    state.counters["acct_act"] =
+        static_cast<double>(w.account_messages - work_.account_messages) / n;
     if (w.batches != work_.batches) {
       state.counters["rounds"] = static_cast<double>(w.rounds - work_.rounds) /
                                  static_cast<double>(w.batches - work_.batches);

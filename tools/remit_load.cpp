@@ -95,8 +95,8 @@
 #include "engine/reference_ledger.hpp"
 #include "engine/types.hpp"
 #include "gateway/client/client.hpp"
-#include "tools/cli_format.hpp"
 #include "tools/alloc/alloc_count.hpp"
+#include "tools/cli_format.hpp"
 #include "tools/histogram.hpp"
 #include "tools/load/payments.hpp"
 #include "tools/load/report.hpp"
@@ -1015,8 +1015,8 @@ nlohmann::ordered_json cost_per_transfer(const cost_mark& a, const cost_mark& b,
         round_to(static_cast<double>(b.work->account_messages - a.work->account_messages) / n, 3);
     const std::uint64_t batches = b.work->batches - a.work->batches;
     if (batches != 0) {
-      j["rounds_per_batch"] =
-          round_to(static_cast<double>(b.work->rounds - a.work->rounds) / static_cast<double>(batches), 2);
+      j["rounds_per_batch"] = round_to(
+          static_cast<double>(b.work->rounds - a.work->rounds) / static_cast<double>(batches), 2);
     }
   }
   return j;
@@ -1544,7 +1544,9 @@ void print_report(const options& o, const load_source& gen, std::size_t outstand
   if (o.target == "embedded") {
     std::printf("engine       %u shards, %u threads, scheduler %s%s, durability %s%s%s%s\n",
                 o.shards, o.threads, o.scheduler.c_str(),
-                o.scheduler == "remit" ? (" (spin " + std::to_string(o.spin_engine_us) + " us)").c_str() : "",
+                o.scheduler == "remit"
+                    ? (" (spin " + std::to_string(o.spin_engine_us) + " us)").c_str()
+                    : "",
                 o.durability.c_str(), o.durability == "on" ? ", journal in " : "",
                 o.durability == "on" ? o.data_dir.c_str() : "",
                 o.durability == "on" && scratch ? " (temporary)" : "");
@@ -2061,8 +2063,8 @@ int run(int argc, char** argv) {
   o.account_offset = static_cast<u128>(o.id) << 56;
   o.transfer_offset = static_cast<u128>(o.id) << 56;
   if (o.target != "embedded") {
-    for (const CLI::Option* opt : {shards_opt, threads_opt, scheduler_opt, engine_spin_opt,
-                                   durability_opt, data_dir_opt}) {
+    for (const CLI::Option* opt :
+         {shards_opt, threads_opt, scheduler_opt, engine_spin_opt, durability_opt, data_dir_opt}) {
       if (opt->count() != 0) {
         return bad(opt->get_name() + " applies to --target embedded only" +
                    (o.target == "reference" ? "" : " (remitd has its own)"));
@@ -2186,7 +2188,8 @@ int run(int argc, char** argv) {
     return 1;
   }
   // find_max: every step's transfers, not only the best step's in rep.
-  if (!o.find_max) rep.per_transfer = cost_per_transfer(before, cost_mark::now(*target), rep.transfers);
+  if (!o.find_max)
+    rep.per_transfer = cost_per_transfer(before, cost_mark::now(*target), rep.transfers);
   if (!check_conserved(*target, gen, o.account_offset, rep)) return 1;
   if (rec.find_max && rec.find_max->rate == 0) {
     std::printf("(no step met the SLO: the figures below are empty; the steps above say why)\n");

@@ -3,8 +3,8 @@
 // from outside; the system shuts down with work still queued; and the engine runs on it
 // with the same results as the reference ledger.
 #include <atomic>
-#include <string_view>
 #include <chrono>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -90,7 +90,8 @@ TEST_P(remit_scheduler_test, handles_every_message_in_order) {
   constexpr std::int32_t hops = 3;
   std::atomic<std::uint64_t> total{0};
   std::vector<caf::actor> ring;
-  for (std::size_t i = 0; i < actors_n; ++i) ring.push_back(sys.spawn(ring_member, &total, senders));
+  for (std::size_t i = 0; i < actors_n; ++i)
+    ring.push_back(sys.spawn(ring_member, &total, senders));
   for (std::size_t i = 0; i < actors_n; ++i) caf::anon_send(ring[i], ring[(i + 1) % actors_n]);
   std::vector<std::thread> threads;
   for (std::uint32_t s = 0; s < senders; ++s) {
@@ -101,7 +102,8 @@ TEST_P(remit_scheduler_test, handles_every_message_in_order) {
   for (auto& t : threads) t.join();
   const std::uint64_t want = senders * per_sender * (hops + 1);
   const auto until = std::chrono::steady_clock::now() + 30s;
-  while (total.load() < want && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
+  while (total.load() < want && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(1ms);
   EXPECT_EQ(total.load(), want);
   caf::scoped_actor me{sys};
   for (const caf::actor& a : ring) {

@@ -22,7 +22,8 @@ stripe counts[stripes];
 std::atomic<std::size_t> next_stripe{0};
 
 void counted() noexcept {
-  thread_local const std::size_t mine = next_stripe.fetch_add(1, std::memory_order_relaxed) % stripes;
+  thread_local const std::size_t mine =
+      next_stripe.fetch_add(1, std::memory_order_relaxed) % stripes;
   counts[mine].n.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -48,8 +49,12 @@ extern "C" std::uint64_t remit_allocations() {
   return sum;
 }
 
-void* operator new(std::size_t n) { return allocate(n); }
-void* operator new[](std::size_t n) { return allocate(n); }
+void* operator new(std::size_t n) {
+  return allocate(n);
+}
+void* operator new[](std::size_t n) {
+  return allocate(n);
+}
 void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
   try {
     return allocate(n);
@@ -64,13 +69,33 @@ void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
     return nullptr;
   }
 }
-void* operator new(std::size_t n, std::align_val_t a) { return allocate_aligned(n, a); }
-void* operator new[](std::size_t n, std::align_val_t a) { return allocate_aligned(n, a); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void* operator new(std::size_t n, std::align_val_t a) {
+  return allocate_aligned(n, a);
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+  return allocate_aligned(n, a);
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
