@@ -83,9 +83,21 @@ engine::engine(engine_config cfg) : cfg_(std::move(cfg)) {
     if (!storage::recover(cfg_.data_dir, state, report, why, cfg_.faults.get()))
       throw std::runtime_error("remit: recovery of " + cfg_.data_dir + " failed: " + why);
     next_lsn = report.last_lsn + 1;
+    // A long replayed tail means that no snapshot completed for a while (each is built in
+    // the background and dies with the process): take one now, before anything is written,
+    // so that a crash loop does not replay an ever longer journal.
+    bool snapshot_taken = false;
+    if (report.records >= cfg_.snapshot_every_records) {
+      snapshot_taken = storage::snapshot_recovered(cfg_.data_dir, state, report.last_lsn, why,
+                                                   cfg_.faults.get());
+      if (!snapshot_taken) {
+        std::fprintf(stderr, "remit: snapshot at start failed: %s (the journal keeps every file)\n",
+                     why.c_str());
+      }
+    }
     recovery_ = recovery_summary{report.snapshot,        report.snapshot_lsn, report.records,
                                  report.last_lsn,        report.torn_bytes,   state.account_count(),
-                                 state.transfer_count(), report.seconds};
+                                 state.transfer_count(), report.seconds,      snapshot_taken};
     last_timestamp_ = state.last_timestamp();
   }
 

@@ -143,6 +143,9 @@ class engine {
     std::uint64_t accounts = 0;
     std::uint64_t transfers = 0;
     double seconds = 0;
+    // A snapshot of the recovered state was written before the engine started, because the
+    // replayed tail reached snapshot_every_records (storage::snapshot_recovered).
+    bool snapshot_taken = false;
   };
   const recovery_summary& recovery() const { return recovery_; }
   // Journal figures since start: groups written, records, fdatasync time.

@@ -106,6 +106,15 @@ bool recover(const std::string& dir, reference_ledger& out, recovery_report& rep
 bool build_snapshot(const std::string& dir, std::uint64_t first_lsn_not_covered, std::uint64_t& lsn,
                     std::string& why, const storage_faults* faults = nullptr);
 
+// Writes `state`, just recovered from `dir` up to `last_lsn` and before any new record, as
+// snapshot-<last_lsn>.rms, then removes the journal files and older snapshots it covers.
+// The engine calls it at start-up when recovery replayed a long tail: snapshots are built
+// in the background at file rolls, and a process that keeps crashing sooner than one
+// completes would otherwise replay an ever longer journal at every start.
+bool snapshot_recovered(const std::string& dir, const reference_ledger& state,
+                        std::uint64_t last_lsn, std::string& why,
+                        const storage_faults* faults = nullptr);
+
 // Writes `data` as `name` in `dir` atomically: temporary file, fsync, rename, fsync of dir.
 bool write_file_atomically(const std::string& dir, const std::string& name,
                            std::span<const std::byte> data, std::string& why,

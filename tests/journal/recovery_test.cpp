@@ -418,6 +418,74 @@ TEST(JournalRecovery, LeftoverSnapshotTemporaryFilesAreRemoved) {
   }
 }
 
+// A process that dies before any background snapshot completes leaves a long journal tail;
+// the next start replays it and then snapshots the recovered state before writing anything,
+// so that a crash loop does not replay an ever longer journal. A short tail is left alone.
+TEST(JournalRecovery, LongReplayedTailIsSnapshottedAtStart) {
+  temp_dir dir;
+  manual_clock clock(epoch_2023_ns);
+  std::vector<u128> account_ids;
+  std::vector<u128> transfer_ids;
+  visible_state before;
+  {
+    // No snapshot at all in the first life: no rolls, none at shutdown.
+    engine_config cfg = durable_config(dir.path(), clock);
+    cfg.snapshot_at_shutdown = false;
+    cfg.snapshot_every_records = UINT64_MAX;
+    cfg.journal_file_size_max = UINT64_MAX;
+    engine e(cfg);
+    std::vector<account> accounts;
+    for (u128 id = 1; id <= 4; ++id) {
+      accounts.push_back(make_account(id));
+      account_ids.push_back(id);
+    }
+    ASSERT_EQ(e.create_accounts(accounts).get().status, engine_status::ok);
+    for (u128 id = 1; id <= 60; ++id) {  // one call (at least one record) each
+      clock.advance(ns_per_s);
+      const transfer t = make_transfer(1000 + id, 1 + id % 4, 1 + (id + 1) % 4, id);
+      ASSERT_EQ(e.create_transfers(std::vector<transfer>{t}).get().status, engine_status::ok);
+      transfer_ids.push_back(1000 + id);
+    }
+    before = capture(e, account_ids, transfer_ids, {1});
+  }
+  ASSERT_TRUE(list_files(dir.path()).snapshots.empty());
+  std::uint64_t last_lsn = 0;
+  {
+    engine_config cfg = durable_config(dir.path(), clock);
+    cfg.snapshot_at_shutdown = false;
+    cfg.snapshot_every_records = 1000;  // more than the tail: nothing is taken
+    engine e(cfg);
+    EXPECT_FALSE(e.recovery().snapshot_taken);
+    EXPECT_GE(e.recovery().records, 61u);
+    last_lsn = e.recovery().last_lsn;
+  }
+  ASSERT_TRUE(list_files(dir.path()).snapshots.empty());
+  {
+    engine_config cfg = durable_config(dir.path(), clock);
+    cfg.snapshot_at_shutdown = false;
+    cfg.snapshot_every_records = 50;  // less than the tail
+    engine e(cfg);
+    EXPECT_TRUE(e.recovery().snapshot_taken);
+    EXPECT_EQ(e.recovery().last_lsn, last_lsn);
+    const dir_files files = list_files(dir.path());
+    ASSERT_EQ(files.snapshots.size(), 1u);
+    EXPECT_EQ(files.snapshots[0].first, last_lsn);
+    for (const auto& [first, name] : files.journals)
+      EXPECT_GT(first, last_lsn) << name << " is covered by the snapshot and was kept";
+    expect_same_state(before, capture(e, account_ids, transfer_ids, {1}));
+  }
+  {
+    // The next start loads that snapshot and replays nothing before it.
+    engine_config cfg = durable_config(dir.path(), clock);
+    cfg.snapshot_every_records = 50;
+    engine e(cfg);
+    EXPECT_EQ(e.recovery().snapshot_lsn, last_lsn);
+    EXPECT_EQ(e.recovery().records, 0u);
+    EXPECT_FALSE(e.recovery().snapshot_taken);
+    expect_same_state(before, capture(e, account_ids, transfer_ids, {1}));
+  }
+}
+
 TEST(JournalRecovery, FailureRecordedBeforeAnyAccountExistsIsRemembered) {
   temp_dir dir;
   manual_clock clock(epoch_2023_ns);
