@@ -338,9 +338,9 @@ bool build_snapshot(const std::string& dir, std::uint64_t first_lsn_not_covered,
 }
 
 static bool write_snapshot_and_prune(const std::string& dir, const listing& l,
-                              const reference_ledger& state, std::uint64_t lsn,
-                              std::uint64_t first_lsn_not_covered, std::string& why,
-                              const storage_faults* faults) {
+                                     const reference_ledger& state, std::uint64_t lsn,
+                                     std::uint64_t first_lsn_not_covered, std::string& why,
+                                     const storage_faults* faults) {
   std::vector<std::byte> data;
   state.write_snapshot(data, lsn);
   if (!write_file_atomically(dir, journal::snapshot_file_name(lsn), data, why, faults))
