@@ -1,3 +1,4 @@
+#include <array>
 #include <iterator>
 
 #include "engine/types.hpp"
@@ -114,6 +115,16 @@ std::string_view name(create_transfer_result r) {
 }
 std::string_view name(set_controls_result r) {
   return lookup(controls_names, static_cast<std::uint32_t>(r));
+}
+
+std::string to_decimal(u128 v) {
+  std::array<char, 40> buf{};  // 2^128-1 has 39 digits
+  std::size_t i = buf.size();
+  do {
+    buf[--i] = static_cast<char>('0' + static_cast<int>(v % 10));
+    v /= 10;
+  } while (v != 0);
+  return std::string(buf.data() + i, buf.size() - i);
 }
 
 }  // namespace remit

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <string_view>
 #include <type_traits>
 
@@ -352,6 +353,9 @@ inline constexpr create_transfer_result first_state_check =
 std::string_view name(create_account_result r);
 std::string_view name(create_transfer_result r);
 std::string_view name(set_controls_result r);
+
+// A 128-bit number in decimal, as the CLI, the tools and the tests print amounts and ids.
+std::string to_decimal(u128 v);
 
 inline bool is_state_failure(create_transfer_result r) {
   return static_cast<std::uint32_t>(r) >= static_cast<std::uint32_t>(first_state_check);

@@ -368,14 +368,7 @@ std::optional<std::uint64_t> parse_uint(std::string_view text, std::uint64_t max
 }
 
 std::string format_u128(u128 v) {
-  if (v == 0) return "0";
-  std::array<char, 40> buf{};  // 2^128-1 has 39 digits
-  std::size_t i = buf.size();
-  while (v != 0) {
-    buf[--i] = static_cast<char>('0' + static_cast<int>(v % 10));
-    v /= 10;
-  }
-  return std::string(buf.data() + i, buf.size() - i);
+  return to_decimal(v);
 }
 
 std::string number_error(std::string_view text, std::uint64_t max) {

@@ -26,16 +26,6 @@ namespace {
 using namespace remit;
 using json = nlohmann::json;
 
-std::string u128_text(u128 v) {
-  if (v == 0) return "0";
-  std::string s;
-  while (v != 0) {
-    s.insert(s.begin(), static_cast<char>('0' + static_cast<int>(v % 10)));
-    v /= 10;
-  }
-  return s;
-}
-
 struct walk_summary {
   std::uint64_t files = 0;
   std::uint64_t bytes = 0;
@@ -157,7 +147,7 @@ json entry_json(journal::record_type type, const std::byte* p) {
   switch (type) {
     case journal::record_type::accounts_created: {
       const auto a = load_event<account>(p);
-      return {{"id", u128_text(a.id)},
+      return {{"id", to_decimal(a.id)},
               {"ledger", a.ledger},
               {"code", a.code},
               {"flags", a.flags},
@@ -166,12 +156,12 @@ json entry_json(journal::record_type type, const std::byte* p) {
     case journal::record_type::transfers_committed: {
       const auto c = load_event<journal::committed_transfer>(p);
       const transfer& t = c.stored;
-      return {{"id", u128_text(t.id)},
-              {"debit_account_id", u128_text(t.debit_account_id)},
-              {"credit_account_id", u128_text(t.credit_account_id)},
-              {"amount", u128_text(t.amount)},
-              {"amount_sent", u128_text(c.amount_sent)},
-              {"pending_id", u128_text(t.pending_id)},
+      return {{"id", to_decimal(t.id)},
+              {"debit_account_id", to_decimal(t.debit_account_id)},
+              {"credit_account_id", to_decimal(t.credit_account_id)},
+              {"amount", to_decimal(t.amount)},
+              {"amount_sent", to_decimal(c.amount_sent)},
+              {"pending_id", to_decimal(t.pending_id)},
               {"ledger", t.ledger},
               {"code", t.code},
               {"flags", t.flags},
@@ -181,17 +171,17 @@ json entry_json(journal::record_type type, const std::byte* p) {
     }
     case journal::record_type::failures: {
       const auto f = load_event<journal::failure_entry>(p);
-      return {{"id", u128_text(f.id)},
+      return {{"id", to_decimal(f.id)},
               {"result", std::string(name(static_cast<create_transfer_result>(f.code)))}};
     }
     case journal::record_type::pendings_expired:
-      return {{"pending_id", u128_text(load_event<u128>(p))}};
+      return {{"pending_id", to_decimal(load_event<u128>(p))}};
     case journal::record_type::controls_set: {
       const auto c = load_event<account_controls>(p);
-      return {{"account_id", u128_text(c.account_id)},
-              {"overdraft_max", u128_text(c.overdraft_max)},
-              {"transfer_amount_max", u128_text(c.transfer_amount_max)},
-              {"daily_debit_max", u128_text(c.daily_debit_max)},
+      return {{"account_id", to_decimal(c.account_id)},
+              {"overdraft_max", to_decimal(c.overdraft_max)},
+              {"transfer_amount_max", to_decimal(c.transfer_amount_max)},
+              {"daily_debit_max", to_decimal(c.daily_debit_max)},
               {"status_flags", c.status_flags}};
     }
   }

@@ -1381,15 +1381,6 @@ bool run_load(load_target& target, load_source& gen, const options& o, const sch
   return true;
 }
 
-std::string decimal(u128 v) {
-  std::string s;
-  do {
-    s.insert(s.begin(), static_cast<char>('0' + static_cast<int>(v % 10)));
-    v /= 10;
-  } while (v != 0);
-  return s;
-}
-
 // One look-up of every account: per ledger sums, and a fingerprint of every balance.
 struct ledger_view {
   struct sums {
@@ -1497,8 +1488,9 @@ bool check_conserved(load_target& target, const load_source& gen, u128 offset, r
       std::fprintf(stderr,
                    "remit-load: ledger %u does not balance: posted debits %s credits %s, "
                    "pending debits %s credits %s\n",
-                   ledger, decimal(l.debits_posted).c_str(), decimal(l.credits_posted).c_str(),
-                   decimal(l.debits_pending).c_str(), decimal(l.credits_pending).c_str());
+                   ledger, to_decimal(l.debits_posted).c_str(),
+                   to_decimal(l.credits_posted).c_str(), to_decimal(l.debits_pending).c_str(),
+                   to_decimal(l.credits_pending).c_str());
       rep.conserved = false;
     }
   }

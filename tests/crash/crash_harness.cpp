@@ -182,24 +182,14 @@ static_assert(std::is_trivially_copyable_v<wire_record>);
 // ---------------------------------------------------------------------------------------
 // Small helpers
 
-std::string u128_str(u128 x) {
-  if (x == 0) return "0";
-  std::string s;
-  while (x != 0) {
-    s.insert(s.begin(), static_cast<char>('0' + static_cast<int>(x % 10)));
-    x /= 10;
-  }
-  return s;
-}
-
 std::string describe(const transfer& t) {
   char buf[512];
   std::snprintf(buf, sizeof buf,
                 "{id %s dr %s cr %s amount %s pending_id %s timeout %u ledger %u code %u "
                 "flags 0x%x ts %llu}",
-                u128_str(t.id).c_str(), u128_str(t.debit_account_id).c_str(),
-                u128_str(t.credit_account_id).c_str(), u128_str(t.amount).c_str(),
-                u128_str(t.pending_id).c_str(), t.timeout, t.ledger, t.code, t.flags,
+                to_decimal(t.id).c_str(), to_decimal(t.debit_account_id).c_str(),
+                to_decimal(t.credit_account_id).c_str(), to_decimal(t.amount).c_str(),
+                to_decimal(t.pending_id).c_str(), t.timeout, t.ledger, t.code, t.flags,
                 static_cast<unsigned long long>(t.timestamp));
   return buf;
 }
@@ -210,9 +200,9 @@ std::string describe(const account_state& s) {
   std::snprintf(buf, sizeof buf,
                 "{id %s ledger %u flags 0x%x debits_pending %s debits_posted %s "
                 "credits_pending %s credits_posted %s overdraft_max %s ts %llu}",
-                u128_str(a.id).c_str(), a.ledger, a.flags, u128_str(a.debits_pending).c_str(),
-                u128_str(a.debits_posted).c_str(), u128_str(a.credits_pending).c_str(),
-                u128_str(a.credits_posted).c_str(), u128_str(s.controls.overdraft_max).c_str(),
+                to_decimal(a.id).c_str(), a.ledger, a.flags, to_decimal(a.debits_pending).c_str(),
+                to_decimal(a.debits_posted).c_str(), to_decimal(a.credits_pending).c_str(),
+                to_decimal(a.credits_posted).c_str(), to_decimal(s.controls.overdraft_max).c_str(),
                 static_cast<unsigned long long>(a.timestamp));
   return buf;
 }
@@ -856,10 +846,10 @@ template <class Find>
 void check_stored_as_sent(const wire_record& a, const stored_ref& s, const std::string& what,
                           const Find& find_transfer, verify_result& v) {
   const transfer& t = s.t;
-  const std::string sent = " (sent: debit " + u128_str(a.debit) + ", credit " + u128_str(a.credit) +
-                           ", amount " + u128_str(a.amount) + ")";
+  const std::string sent = " (sent: debit " + to_decimal(a.debit) + ", credit " +
+                           to_decimal(a.credit) + ", amount " + to_decimal(a.amount) + ")";
   if (s.sent.amount != a.amount)
-    v.fail(what + " is stored as sent with amount " + u128_str(s.sent.amount) + sent + ": " +
+    v.fail(what + " is stored as sent with amount " + to_decimal(s.sent.amount) + sent + ": " +
            describe(t));
   if (a.bits & (bit::post | bit::void_)) {
     if ((a.debit != 0 && t.debit_account_id != a.debit) ||
@@ -869,7 +859,7 @@ void check_stored_as_sent(const wire_record& a, const stored_ref& s, const std::
     if (p == nullptr) return;  // reported by the caller
     const u128 want = (a.bits & bit::void_) || a.amount == 0 ? p->t.amount : a.amount;
     if (t.amount != want)
-      v.fail(what + " moved " + u128_str(t.amount) + ", not " + u128_str(want) + sent +
+      v.fail(what + " moved " + to_decimal(t.amount) + ", not " + to_decimal(want) + sent +
              ", of its pending transfer " + describe(p->t));
     return;
   }
@@ -877,12 +867,12 @@ void check_stored_as_sent(const wire_record& a, const stored_ref& s, const std::
     v.fail(what + " is stored with other accounts" + sent + ": " + describe(t));
   const bool clamped = (a.bits & bit::balancing) && t.amount < a.amount;
   if (t.amount != a.amount && !clamped)
-    v.fail(what + " is stored with amount " + u128_str(t.amount) + sent + ": " + describe(t));
+    v.fail(what + " is stored with amount " + to_decimal(t.amount) + sent + ": " + describe(t));
 }
 
 std::string describe(const controls_state& c) {
-  return "{overdraft_max " + u128_str(c.overdraft_max) + " transfer_amount_max " +
-         u128_str(c.transfer_amount_max) + " daily_debit_max " + u128_str(c.daily_debit_max) +
+  return "{overdraft_max " + to_decimal(c.overdraft_max) + " transfer_amount_max " +
+         to_decimal(c.transfer_amount_max) + " daily_debit_max " + to_decimal(c.daily_debit_max) +
          " status_flags " + std::to_string(c.status_flags) + "}";
 }
 
@@ -902,15 +892,15 @@ void check_controls(const ack_set& acks, const id_map<std::uint32_t>& account_in
   for (const controls_change& c : acks.changes) by_account[c.account].push_back(&c);
   for (const wire_record& r : acks.controls)
     if (!acks.change_index.contains(r.aux))
-      v.fail("controls answer for change " + u128_str(r.aux) + " that was never sent");
+      v.fail("controls answer for change " + to_decimal(r.aux) + " that was never sent");
   std::size_t bad = 0;
   for (const auto& [id, list] : by_account) {
     const std::uint32_t* i = account_index.find(id);
     for (const controls_change* x : list) {
       if (x->status != ok) continue;
-      const std::string what = "controls change " + u128_str(x->number >> 32) + "." +
-                               u128_str(x->number & 0xffffffffu) + " of account " + u128_str(id) +
-                               ", acknowledged ok, " + describe(x->values);
+      const std::string what = "controls change " + to_decimal(x->number >> 32) + "." +
+                               to_decimal(x->number & 0xffffffffu) + " of account " +
+                               to_decimal(id) + ", acknowledged ok, " + describe(x->values);
       if (i == nullptr) {
         if (++bad <= 10) v.fail(what + ": the account is lost");
         continue;
@@ -997,7 +987,7 @@ verify_result verify_dir(const std::string& dir, const ack_set* acks, previous_s
   ledger.for_each_transfer(
       [&](const transfer& t, const sent_fields& sent, std::uint64_t expires, pending_state st) {
         if (!transfer_index.insert(t.id, static_cast<std::uint32_t>(transfers.size())))
-          v.fail("transfer " + u128_str(t.id) + " is stored twice");
+          v.fail("transfer " + to_decimal(t.id) + " is stored twice");
         transfers.push_back(stored_ref{t, st, expires, sent});
       });
   id_map<std::uint32_t> failures;
@@ -1036,11 +1026,11 @@ verify_result verify_dir(const std::string& dir, const ack_set* acks, previous_s
   }
   for (const auto& [l, s] : per_ledger) {
     if (s.dP != s.cP)
-      v.fail("ledger " + std::to_string(l) + ": debits_posted " + u128_str(s.dP) +
-             " != credits_posted " + u128_str(s.cP));
+      v.fail("ledger " + std::to_string(l) + ": debits_posted " + to_decimal(s.dP) +
+             " != credits_posted " + to_decimal(s.cP));
     if (s.dp != s.cp)
-      v.fail("ledger " + std::to_string(l) + ": debits_pending " + u128_str(s.dp) +
-             " != credits_pending " + u128_str(s.cp));
+      v.fail("ledger " + std::to_string(l) + ": debits_pending " + to_decimal(s.dp) +
+             " != credits_pending " + to_decimal(s.cp));
   }
   // Every post or void against its pending transfer; balances from the transfers.
   id_map<std::uint32_t> resolved_by;  // pending id -> index of its post or void
@@ -1096,7 +1086,7 @@ verify_result verify_dir(const std::string& dir, const ack_set* acks, previous_s
         if (kind == transfer_kind::post && t.amount > p->t.amount)
           v.fail("post of more than the pending amount: " + describe(t));
         if (!resolved_by.insert(t.pending_id, static_cast<std::uint32_t>(i)))
-          v.fail("pending transfer " + u128_str(t.pending_id) + " resolved twice, second by " +
+          v.fail("pending transfer " + to_decimal(t.pending_id) + " resolved twice, second by " +
                  describe(t));
         break;
       }
@@ -1117,8 +1107,8 @@ verify_result verify_dir(const std::string& dir, const ack_set* acks, previous_s
     const sums& e = expect[i];
     if (a.debits_pending != e.dp || a.debits_posted != e.dP || a.credits_pending != e.cp ||
         a.credits_posted != e.cP)
-      v.fail("account balances differ from the sums of its transfers (dp " + u128_str(e.dp) +
-             " dP " + u128_str(e.dP) + " cp " + u128_str(e.cp) + " cP " + u128_str(e.cP) +
+      v.fail("account balances differ from the sums of its transfers (dp " + to_decimal(e.dp) +
+             " dP " + to_decimal(e.dP) + " cp " + to_decimal(e.cp) + " cP " + to_decimal(e.cP) +
              "): " + describe(*accounts[i]));
   }
   std::sort(timestamps.begin(), timestamps.end());
@@ -1142,10 +1132,10 @@ verify_result verify_dir(const std::string& dir, const ack_set* acks, previous_s
         continue;
       const std::uint32_t* i = account_index.find(a.id);
       if (!i) {
-        v.fail("acknowledged account " + u128_str(a.id) + " (" +
+        v.fail("acknowledged account " + to_decimal(a.id) + " (" +
                std::string(name(static_cast<car>(a.status))) + ") is lost");
       } else if (accounts[*i]->a.timestamp != a.timestamp) {
-        v.fail("acknowledged account " + u128_str(a.id) + " has timestamp " +
+        v.fail("acknowledged account " + to_decimal(a.id) + " has timestamp " +
                std::to_string(accounts[*i]->a.timestamp) + ", acknowledged " +
                std::to_string(a.timestamp));
       }
@@ -1153,7 +1143,7 @@ verify_result verify_dir(const std::string& dir, const ack_set* acks, previous_s
     for (const wire_record& a : acks->transfers) {
       const stored_ref* s = find_transfer(a.id);
       const std::uint32_t* failed = failures.find(a.id);
-      const std::string what = "acknowledged transfer " + u128_str(a.id) + " (" +
+      const std::string what = "acknowledged transfer " + to_decimal(a.id) + " (" +
                                code_name(a.status) + (a.bits & bit::chained ? ", in a chain" : "") +
                                (a.bits & bit::resend ? ", a resend" : "") +
                                (a.bits & bit::funding ? ", funding" : "") + ")";
@@ -1185,7 +1175,7 @@ verify_result verify_dir(const std::string& dir, const ack_set* acks, previous_s
           const pending_state want =
               (a.bits & bit::post) ? pending_state::posted : pending_state::voided;
           if (!p) {
-            v.fail(what + ": its pending transfer " + u128_str(a.aux) + " is lost");
+            v.fail(what + ": its pending transfer " + to_decimal(a.aux) + " is lost");
           } else if (p->state != want) {
             v.fail(what + ": its pending transfer is " + std::string(state_name(p->state)) +
                    ", not " + std::string(state_name(want)) + ": " + describe(p->t));
@@ -1224,7 +1214,7 @@ verify_result verify_dir(const std::string& dir, const ack_set* acks, previous_s
     for (const stored_ref& r : transfers) {
       if (r.t.id < clean->lo || r.t.id >= clean->hi || clean->acked_ok.contains(r.t.id)) continue;
       if (++extra <= 10)
-        v.fail("the run shut down cleanly, but transfer " + u128_str(r.t.id) +
+        v.fail("the run shut down cleanly, but transfer " + to_decimal(r.t.id) +
                " of its id range was never acknowledged ok: " + describe(r.t));
     }
   }
@@ -1240,14 +1230,14 @@ verify_result verify_dir(const std::string& dir, const ack_set* acks, previous_s
       const std::uint32_t* i = account_index.find(id);
       if (!i || accounts[*i]->a.timestamp != ts) {
         if (++lost <= 5)
-          v.fail("account " + u128_str(id) + " recovered earlier is lost or changed");
+          v.fail("account " + to_decimal(id) + " recovered earlier is lost or changed");
       }
     });
     prev->transfer_map.for_each([&](u128 id, const seen_transfer& seen) {
       const stored_ref* s = find_transfer(id);
       if (!s) {
         if (++lost <= 20)
-          v.fail("transfer " + u128_str(id) + " recovered at an earlier kill is lost");
+          v.fail("transfer " + to_decimal(id) + " recovered at an earlier kill is lost");
         return;
       }
       const std::uint32_t crc = crc32c(&s->t, sizeof s->t);
@@ -1261,7 +1251,7 @@ verify_result verify_dir(const std::string& dir, const ack_set* acks, previous_s
     prev->failure_map.for_each([&](u128 id, std::uint32_t code) {
       const std::uint32_t* f = failures.find(id);
       if (!f || *f != code)
-        if (++lost <= 20) v.fail("failure of " + u128_str(id) + " recovered earlier is lost");
+        if (++lost <= 20) v.fail("failure of " + to_decimal(id) + " recovered earlier is lost");
     });
   }
   if (prev) {
@@ -2023,11 +2013,12 @@ int parent_main(options o) {
       const wire_record& r = *c.recovered;
       if (r.id != last.accounts || r.aux != last.transfers || r.timestamp != last.last_lsn ||
           r.status != 0)
-        return fail_out("run " + std::to_string(run) + ": the engine recovered " + u128_str(r.id) +
-                        " accounts, " + u128_str(r.aux) + " transfers, up to LSN " +
-                        std::to_string(r.timestamp) + " (torn " + std::to_string(r.status) +
-                        " B), but storage::recover found " + std::to_string(last.accounts) +
-                        " accounts, " + std::to_string(last.transfers) + " transfers, up to LSN " +
+        return fail_out("run " + std::to_string(run) + ": the engine recovered " +
+                        to_decimal(r.id) + " accounts, " + to_decimal(r.aux) +
+                        " transfers, up to LSN " + std::to_string(r.timestamp) + " (torn " +
+                        std::to_string(r.status) + " B), but storage::recover found " +
+                        std::to_string(last.accounts) + " accounts, " +
+                        std::to_string(last.transfers) + " transfers, up to LSN " +
                         std::to_string(last.last_lsn));
     }
     // --power-loss: the directory as a power cut now could leave it.

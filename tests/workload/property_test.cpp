@@ -80,17 +80,6 @@ namespace {
 
 using ctr = create_transfer_result;
 
-std::string str(u128 x) {
-  if (x == 0) return "0";
-  std::string s;
-  while (x != 0) {
-    s.push_back(static_cast<char>('0' + static_cast<int>(x % 10)));
-    x /= 10;
-  }
-  std::reverse(s.begin(), s.end());
-  return s;
-}
-
 std::string code_name(std::uint32_t code) {
   return std::string(name(static_cast<ctr>(code))) + "(" + std::to_string(code) + ")";
 }
@@ -215,7 +204,7 @@ class property_run {
       const std::uint64_t base = std::max(now_ns_, ledger_.last_timestamp() + 1);
       ledger_.create_accounts(accounts, now_ns_, results);
       for (std::size_t i = 0; i < accounts.size(); ++i) {
-        ASSERT_EQ(results[i].status, 0u) << where() << "account " << str(accounts[i].id);
+        ASSERT_EQ(results[i].status, 0u) << where() << "account " << to_decimal(accounts[i].id);
         ASSERT_EQ(results[i].timestamp, base + i) << where();
       }
       now_ns_ += 1'000'000;
@@ -227,7 +216,7 @@ class property_run {
     while (gen_.next_funding_batch(funding)) {
       const std::vector<result> r = run_transfers(funding, false);
       for (std::size_t i = 0; i < r.size(); ++i)
-        ASSERT_EQ(r[i].status, 0u) << where() << "funding " << str(funding[i].id);
+        ASSERT_EQ(r[i].status, 0u) << where() << "funding " << to_decimal(funding[i].id);
       now_ns_ += 1'000'000;
     }
     check_state();
@@ -253,7 +242,7 @@ class property_run {
     ledger_.for_each_account([&](const account_state& s) {
       ++seen;
       const account& a = s.a;
-      ASSERT_TRUE(a.id >= 1 && a.id <= gen_.account_count()) << where() << str(a.id);
+      ASSERT_TRUE(a.id >= 1 && a.id <= gen_.account_count()) << where() << to_decimal(a.id);
       ASSERT_EQ(a.ledger, gen_.ledger_of(a.id)) << where();
       sums& l = per_ledger[a.ledger];
       l.debits_pending += a.debits_pending;
@@ -273,25 +262,27 @@ class property_run {
         const bool within = debits <= a.credits_posted + c.overdraft_max;
         const bool not_worse = debits + b.credits_posted <= debits_before + a.credits_posted;
         EXPECT_TRUE(within || not_worse)
-            << where() << "debit bound broken on account " << str(a.id) << ": debits "
-            << str(debits) << " credits_posted " << str(a.credits_posted) << " overdraft "
-            << str(c.overdraft_max) << " (before: debits " << str(debits_before)
-            << " credits_posted " << str(b.credits_posted) << ")";
+            << where() << "debit bound broken on account " << to_decimal(a.id) << ": debits "
+            << to_decimal(debits) << " credits_posted " << to_decimal(a.credits_posted)
+            << " overdraft " << to_decimal(c.overdraft_max) << " (before: debits "
+            << to_decimal(debits_before) << " credits_posted " << to_decimal(b.credits_posted)
+            << ")";
       }
       if (a.flags & account_flags::credits_must_not_exceed_debits) {
         const bool within = credits <= a.debits_posted + c.overdraft_max;
         const bool not_worse = credits + b.debits_posted <= credits_before + a.debits_posted;
         EXPECT_TRUE(within || not_worse)
-            << where() << "credit bound broken on account " << str(a.id) << ": credits "
-            << str(credits) << " debits_posted " << str(a.debits_posted) << " overdraft "
-            << str(c.overdraft_max) << " (before: credits " << str(credits_before)
-            << " debits_posted " << str(b.debits_posted) << ")";
+            << where() << "credit bound broken on account " << to_decimal(a.id) << ": credits "
+            << to_decimal(credits) << " debits_posted " << to_decimal(a.debits_posted)
+            << " overdraft " << to_decimal(c.overdraft_max) << " (before: credits "
+            << to_decimal(credits_before) << " debits_posted " << to_decimal(b.debits_posted)
+            << ")";
       }
       if (c.frozen()) {
         EXPECT_TRUE(debits <= debits_before)
-            << where() << "frozen account " << str(a.id) << " was debited";
+            << where() << "frozen account " << to_decimal(a.id) << " was debited";
         EXPECT_TRUE(credits <= credits_before)
-            << where() << "frozen account " << str(a.id) << " was credited";
+            << where() << "frozen account " << to_decimal(a.id) << " was credited";
       }
       const account_state& sb = before_[slot(a.id)];
       if (c.daily_debit_max != 0 &&
@@ -299,27 +290,27 @@ class property_run {
         u128 allowance = c.daily_debit_max;
         if (s.daily_day == sb.daily_day) allowance = std::max(allowance, sb.daily_debited);
         EXPECT_TRUE(s.daily_debited <= allowance)
-            << where() << "daily cap broken on account " << str(a.id) << ": "
-            << str(s.daily_debited) << " > cap " << str(c.daily_debit_max);
+            << where() << "daily cap broken on account " << to_decimal(a.id) << ": "
+            << to_decimal(s.daily_debited) << " > cap " << to_decimal(c.daily_debit_max);
       }
     });
     EXPECT_EQ(seen, gen_.account_count()) << where();
     for (std::uint32_t l = 1; l <= gen_.cfg().ledgers; ++l) {
       const sums& s = per_ledger[l];
       EXPECT_TRUE(s.debits_posted == s.credits_posted)
-          << where() << "ledger " << l << ": debits_posted " << str(s.debits_posted)
-          << " != credits_posted " << str(s.credits_posted);
+          << where() << "ledger " << l << ": debits_posted " << to_decimal(s.debits_posted)
+          << " != credits_posted " << to_decimal(s.credits_posted);
       EXPECT_TRUE(s.debits_pending == s.credits_pending)
-          << where() << "ledger " << l << ": debits_pending " << str(s.debits_pending)
-          << " != credits_pending " << str(s.credits_pending);
+          << where() << "ledger " << l << ": debits_pending " << to_decimal(s.debits_pending)
+          << " != credits_pending " << to_decimal(s.credits_pending);
       const ledger_stats st = ledger_.get_ledger_stats(l);
       EXPECT_EQ(st.ledger, l) << where();
       EXPECT_EQ(st.accounts, s.accounts) << where() << "ledger " << l;
       EXPECT_EQ(st.transfers_posted, ledgers_[l].transfers_posted) << where() << "ledger " << l;
       EXPECT_EQ(st.transfers_pending, ledgers_[l].transfers_pending) << where() << "ledger " << l;
       EXPECT_TRUE(st.volume_posted == s.debits_posted)
-          << where() << "ledger " << l << ": volume_posted " << str(st.volume_posted)
-          << " != sum of debits_posted " << str(s.debits_posted);
+          << where() << "ledger " << l << ": volume_posted " << to_decimal(st.volume_posted)
+          << " != sum of debits_posted " << to_decimal(s.debits_posted);
     }
   }
 
@@ -329,14 +320,14 @@ class property_run {
     transfer t{};
     const std::size_t n =
         ledger_.lookup_transfers(std::span<const u128>(&id, 1), std::span<transfer>(&t, 1));
-    EXPECT_EQ(n, 1u) << where() << "transfer " << str(id) << " not found";
+    EXPECT_EQ(n, 1u) << where() << "transfer " << to_decimal(id) << " not found";
     return t;
   }
 
   // Property 5 and the model updates for one ok event.
   void on_ok(const transfer& e, std::uint64_t ts) {
     const transfer s = stored(e.id);
-    EXPECT_EQ(s.timestamp, ts) << where() << "transfer " << str(e.id);
+    EXPECT_EQ(s.timestamp, ts) << where() << "transfer " << to_decimal(e.id);
     const transfer_kind kind = kind_of(e);
     if (kind == transfer_kind::plain || kind == transfer_kind::pending) {
       EXPECT_TRUE(s.debit_account_id == e.debit_account_id) << where();
@@ -346,19 +337,19 @@ class property_run {
       EXPECT_EQ(s.ledger, gen_.ledger_of(s.credit_account_id)) << where();
       const bool balancing =
           (e.flags & (transfer_flags::balancing_debit | transfer_flags::balancing_credit)) != 0;
-      EXPECT_TRUE(s.amount >= 1) << where() << "transfer " << str(e.id) << " moved 0";
+      EXPECT_TRUE(s.amount >= 1) << where() << "transfer " << to_decimal(e.id) << " moved 0";
       if (balancing) {
         EXPECT_TRUE(s.amount <= e.amount) << where() << "balancing moved more than sent";
       } else {
-        EXPECT_TRUE(s.amount == e.amount) << where() << "moved " << str(s.amount);
+        EXPECT_TRUE(s.amount == e.amount) << where() << "moved " << to_decimal(s.amount);
       }
       const controls_state& dc = controls_[slot(s.debit_account_id)];
       const controls_state& cc = controls_[slot(s.credit_account_id)];
-      EXPECT_FALSE(dc.frozen()) << where() << "debited frozen " << str(s.debit_account_id);
-      EXPECT_FALSE(cc.frozen()) << where() << "credited frozen " << str(s.credit_account_id);
+      EXPECT_FALSE(dc.frozen()) << where() << "debited frozen " << to_decimal(s.debit_account_id);
+      EXPECT_FALSE(cc.frozen()) << where() << "credited frozen " << to_decimal(s.credit_account_id);
       EXPECT_TRUE(dc.transfer_amount_max == 0 || s.amount <= dc.transfer_amount_max)
-          << where() << "transfer " << str(e.id) << " amount " << str(s.amount)
-          << " over transfer_amount_max " << str(dc.transfer_amount_max);
+          << where() << "transfer " << to_decimal(e.id) << " amount " << to_decimal(s.amount)
+          << " over transfer_amount_max " << to_decimal(dc.transfer_amount_max);
       if (kind == transfer_kind::pending) {
         const std::uint64_t expires = e.timeout == 0 ? 0 : ts + e.timeout * ns_per_s;
         open_[e.id] = {s.debit_account_id, s.credit_account_id, s.amount, s.ledger, expires};
@@ -375,12 +366,12 @@ class property_run {
     // post or void
     const auto it = open_.find(e.pending_id);
     ASSERT_TRUE(it != open_.end())
-        << where() << "ok " << (kind == transfer_kind::post ? "post" : "void") << " " << str(e.id)
-        << " of pending " << str(e.pending_id) << " that is not open";
+        << where() << "ok " << (kind == transfer_kind::post ? "post" : "void") << " "
+        << to_decimal(e.id) << " of pending " << to_decimal(e.pending_id) << " that is not open";
     const pending_model p = it->second;
     EXPECT_TRUE(p.expires_at_ns == 0 || ts < p.expires_at_ns)
-        << where() << "post/void " << str(e.id) << " at " << ts << " of pending "
-        << str(e.pending_id) << " expired at " << p.expires_at_ns;
+        << where() << "post/void " << to_decimal(e.id) << " at " << ts << " of pending "
+        << to_decimal(e.pending_id) << " expired at " << p.expires_at_ns;
     EXPECT_TRUE(s.debit_account_id == p.debit_account_id) << where();
     EXPECT_TRUE(s.credit_account_id == p.credit_account_id) << where();
     EXPECT_EQ(s.ledger, p.ledger) << where();
@@ -389,12 +380,12 @@ class property_run {
     if (kind == transfer_kind::post) {
       const u128 want = e.amount == 0 ? p.amount : e.amount;
       EXPECT_TRUE(want <= p.amount) << where() << "posted more than pending";
-      EXPECT_TRUE(s.amount == want) << where() << "post " << str(e.id) << " shows " << str(s.amount)
-                                    << ", want " << str(want);
+      EXPECT_TRUE(s.amount == want) << where() << "post " << to_decimal(e.id) << " shows "
+                                    << to_decimal(s.amount) << ", want " << to_decimal(want);
       ++ledgers_[p.ledger].transfers_posted;
       ++(e.amount == 0 || e.amount == p.amount ? coverage_.post_full : coverage_.post_partial);
     } else {
-      EXPECT_TRUE(s.amount == p.amount) << where() << "void shows " << str(s.amount);
+      EXPECT_TRUE(s.amount == p.amount) << where() << "void shows " << to_decimal(s.amount);
       ++coverage_.void_;
     }
     --ledgers_[p.ledger].transfers_pending;
@@ -508,9 +499,9 @@ class property_run {
       } else if (o.status >= code(first_state_check) || o.status == code(ctr::id_already_failed)) {
         want = code(ctr::id_already_failed);
       }
-      EXPECT_EQ(r.status, want) << where() << "event " << start << " (id " << str(batch[start].id)
-                                << ") was " << code_name(o.status) << ", resent got "
-                                << code_name(r.status);
+      EXPECT_EQ(r.status, want) << where() << "event " << start << " (id "
+                                << to_decimal(batch[start].id) << ") was " << code_name(o.status)
+                                << ", resent got " << code_name(r.status);
       if (want == code(ctr::exists) && r.status == want) {
         EXPECT_EQ(r.timestamp, o.timestamp) << where() << "event " << start;
       }
@@ -562,12 +553,12 @@ class property_run {
     }
     for (u128 id = 1; id <= gen_.account_count(); ++id) {
       const controls_state* got = ledger_.find_controls(id);
-      ASSERT_NE(got, nullptr) << where() << "no controls for account " << str(id);
+      ASSERT_NE(got, nullptr) << where() << "no controls for account " << to_decimal(id);
       const controls_state& m = controls_[slot(id)];
       EXPECT_TRUE(got->overdraft_max == m.overdraft_max &&
                   got->transfer_amount_max == m.transfer_amount_max &&
                   got->daily_debit_max == m.daily_debit_max && got->status_flags == m.status_flags)
-          << where() << "controls of account " << str(id) << " differ from those last set";
+          << where() << "controls of account " << to_decimal(id) << " differ from those last set";
     }
   }
 
@@ -625,8 +616,8 @@ class property_run {
     const ctr want = r == 1 ? ctr::ok : ctr::pending_transfer_expired;
     EXPECT_EQ(results[0].status, static_cast<std::uint32_t>(want))
         << where() << (t.flags == transfer_flags::post_pending_transfer ? "post" : "void")
-        << " of pending " << str(pending_id) << " expiring at " << expires << " sent at " << now_ns_
-        << ": " << code_name(results[0].status);
+        << " of pending " << to_decimal(pending_id) << " expiring at " << expires << " sent at "
+        << now_ns_ << ": " << code_name(results[0].status);
     ++(r == 1 ? coverage_.probe_before_expiry : coverage_.probe_at_expiry);
     run_transfers(batch, true);
   }
