@@ -317,7 +317,18 @@ bool recover(const std::string& dir, reference_ledger& out, recovery_report& rep
 static bool write_snapshot_and_prune(const std::string& dir, const listing& l,
                                      const reference_ledger& state, std::uint64_t lsn,
                                      std::uint64_t first_lsn_not_covered, std::string& why,
-                                     const storage_faults* faults);
+                                     const storage_faults* faults) {
+  std::vector<std::byte> data;
+  state.write_snapshot(data, lsn);
+  if (!write_file_atomically(dir, journal::snapshot_file_name(lsn), data, why, faults))
+    return false;
+  // The new snapshot covers every file read and every older snapshot.
+  for (const auto& [first, name] : l.journals)
+    if (first < first_lsn_not_covered) remove_file(dir + "/" + name, faults);
+  for (const auto& [snap, name] : l.snapshots)
+    if (snap < lsn) remove_file(dir + "/" + name, faults);
+  return fsync_dir(dir, why, faults);
+}
 
 bool build_snapshot(const std::string& dir, std::uint64_t first_lsn_not_covered, std::uint64_t& lsn,
                     std::string& why, const storage_faults* faults) {
@@ -337,27 +348,10 @@ bool build_snapshot(const std::string& dir, std::uint64_t first_lsn_not_covered,
   return write_snapshot_and_prune(dir, l, state, lsn, first_lsn_not_covered, why, faults);
 }
 
-static bool write_snapshot_and_prune(const std::string& dir, const listing& l,
-                                     const reference_ledger& state, std::uint64_t lsn,
-                                     std::uint64_t first_lsn_not_covered, std::string& why,
-                                     const storage_faults* faults) {
-  std::vector<std::byte> data;
-  state.write_snapshot(data, lsn);
-  if (!write_file_atomically(dir, journal::snapshot_file_name(lsn), data, why, faults))
-    return false;
-  // The new snapshot covers every file read and every older snapshot.
-  for (const auto& [first, name] : l.journals)
-    if (first < first_lsn_not_covered) remove_file(dir + "/" + name, faults);
-  for (const auto& [snap, name] : l.snapshots)
-    if (snap < lsn) remove_file(dir + "/" + name, faults);
-  return fsync_dir(dir, why, faults);
-}
-
 bool snapshot_recovered(const std::string& dir, const reference_ledger& state,
                         std::uint64_t last_lsn, std::string& why, const storage_faults* faults) {
-  listing l;
+  listing l;  // recovery has just removed the leftovers of interrupted snapshots
   if (!list_dir(dir, l, why)) return false;
-  remove_leftovers(dir, l, faults);
   return write_snapshot_and_prune(dir, l, state, last_lsn, last_lsn + 1, why, faults);
 }
 
