@@ -15,19 +15,17 @@
 #include <fstream>
 #include <future>
 #include <mutex>
-#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "actors/engine.hpp"
 #include "actors/storage.hpp"
 #include "engine/assert.hpp"
 #include "engine/reference_ledger.hpp"
-#include "tools/alloc/alloc_count.hpp"
+#include "tools/alloc/cost.hpp"
 #include "tools/workload.hpp"
 
 namespace remit {
@@ -100,41 +98,22 @@ std::string fresh_dir() {
   return dir;
 }
 
-double cpu_seconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-// The per-transfer counters of a measured phase: CPU (the whole process), heap allocations
-// (the counting hook, where linked), and the engine's messages, account activations and
-// rounds per batch.
+// The per-transfer counters of a measured phase (tools/alloc/cost.hpp), from its start.
 class cost_counters {
  public:
-  cost_counters()
-      : cpu_(cpu_seconds()), allocs_(allocations_so_far()), work_(engine_work_counters()) {}
   void report(benchmark::State& state, std::uint64_t transfers) const {
     if (transfers == 0) return;
-    const double n = static_cast<double>(transfers);
-    state.counters["cpu_us"] = (cpu_seconds() - cpu_) * 1e6 / n;
-    if (const auto a = allocations_so_far(); a && allocs_) {
-      state.counters["allocs"] = static_cast<double>(*a - *allocs_) / n;
-    }
-    const work_counters w = engine_work_counters();
-    state.counters["msgs"] = static_cast<double>(w.messages - work_.messages) / n;
-    state.counters["acct_act"] =
-        static_cast<double>(w.account_messages - work_.account_messages) / n;
-    if (w.batches != work_.batches) {
-      state.counters["rounds"] = static_cast<double>(w.rounds - work_.rounds) /
-                                 static_cast<double>(w.batches - work_.batches);
-    }
+    const cost_per_transfer c =
+        per_transfer(start_, cost_mark::now(engine_work_counters()), transfers);
+    state.counters["cpu_us"] = c.cpu_us;
+    if (c.allocations) state.counters["allocs"] = *c.allocations;
+    state.counters["msgs"] = *c.messages;
+    state.counters["acct_act"] = *c.account_activations;
+    if (c.rounds_per_batch) state.counters["rounds"] = *c.rounds_per_batch;
   }
 
  private:
-  double cpu_;
-  std::optional<std::uint64_t> allocs_;
-  work_counters work_;
+  cost_mark start_ = cost_mark::now(engine_work_counters());
 };
 
 void run_engine(benchmark::State& state, workload::distribution d, std::uint32_t batch,

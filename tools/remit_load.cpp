@@ -59,7 +59,6 @@
 #include <cstring>
 #ifdef __linux__
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #endif
 
 #include <algorithm>
@@ -95,7 +94,7 @@
 #include "engine/reference_ledger.hpp"
 #include "engine/types.hpp"
 #include "gateway/client/client.hpp"
-#include "tools/alloc/alloc_count.hpp"
+#include "tools/alloc/cost.hpp"
 #include "tools/cli_format.hpp"
 #include "tools/histogram.hpp"
 #include "tools/load/payments.hpp"
@@ -978,47 +977,18 @@ struct run_report {
   nlohmann::ordered_json per_transfer = nlohmann::ordered_json::object();
 };
 
-// What the process has spent so far: CPU time, heap allocations, the engine's work.
-struct cost_mark {
-  double cpu_s = 0;
-  std::optional<std::uint64_t> allocations;
-  std::optional<work_counters> work;
-
-  static cost_mark now(const load_target& target) {
-    cost_mark m;
-    rusage ru{};
-    if (getrusage(RUSAGE_SELF, &ru) == 0) {
-      m.cpu_s = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-    }
-    m.allocations = allocations_so_far();
-    m.work = target.work();
-    return m;
-  }
-};
-
 double round_to(double x, int digits);
 
-// The cost between two marks, per transfer.
-nlohmann::ordered_json cost_per_transfer(const cost_mark& a, const cost_mark& b,
-                                         std::uint64_t transfers) {
+// The load's cost per transfer, for the report and the JSON.
+nlohmann::ordered_json cost_json(const cost_mark& a, const cost_mark& b, std::uint64_t transfers) {
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
   if (transfers == 0) return j;
-  const double n = static_cast<double>(transfers);
-  j["cpu_us"] = round_to((b.cpu_s - a.cpu_s) * 1e6 / n, 2);
-  if (a.allocations && b.allocations) {
-    j["allocations"] = round_to(static_cast<double>(*b.allocations - *a.allocations) / n, 2);
-  }
-  if (a.work && b.work) {
-    j["messages"] = round_to(static_cast<double>(b.work->messages - a.work->messages) / n, 3);
-    j["account_activations"] =
-        round_to(static_cast<double>(b.work->account_messages - a.work->account_messages) / n, 3);
-    const std::uint64_t batches = b.work->batches - a.work->batches;
-    if (batches != 0) {
-      j["rounds_per_batch"] = round_to(
-          static_cast<double>(b.work->rounds - a.work->rounds) / static_cast<double>(batches), 2);
-    }
-  }
+  const cost_per_transfer c = per_transfer(a, b, transfers);
+  j["cpu_us"] = round_to(c.cpu_us, 2);
+  if (c.allocations) j["allocations"] = round_to(*c.allocations, 2);
+  if (c.messages) j["messages"] = round_to(*c.messages, 3);
+  if (c.account_activations) j["account_activations"] = round_to(*c.account_activations, 3);
+  if (c.rounds_per_batch) j["rounds_per_batch"] = round_to(*c.rounds_per_batch, 2);
   return j;
 }
 
@@ -2171,7 +2141,7 @@ int run(int argc, char** argv) {
   run_report rep;
   run_record rec;
   rec.start_epoch_s = static_cast<double>(wall_clock_ns()) / 1e9;
-  const cost_mark before = cost_mark::now(*target);
+  const cost_mark before = cost_mark::now(target->work());
   if (o.find_max) {
     if (!find_max(*target, gen, o, outstanding_max, *slo, rec, rep)) return 1;
     if (rec.find_max->rate > 0) o.sched = schedule::constant(rec.find_max->rate, o.step_seconds);
@@ -2181,7 +2151,7 @@ int run(int argc, char** argv) {
   }
   // find_max: every step's transfers, not only the best step's in rep.
   if (!o.find_max)
-    rep.per_transfer = cost_per_transfer(before, cost_mark::now(*target), rep.transfers);
+    rep.per_transfer = cost_json(before, cost_mark::now(target->work()), rep.transfers);
   if (!check_conserved(*target, gen, o.account_offset, rep)) return 1;
   if (rec.find_max && rec.find_max->rate == 0) {
     std::printf("(no step met the SLO: the figures below are empty; the steps above say why)\n");
