@@ -82,6 +82,26 @@ void spin_us(std::uint64_t us) {
   }
 }
 
+// Sends the aborting `chain` and, after a varied moment (trial `k`), `second`; both are
+// answered ok with one result per event, and the chain fails as a chain on exceeds_credits.
+// `at` is its failing event.
+void race(engine& eng, const std::vector<transfer>& chain, const std::vector<transfer>& second,
+          std::uint64_t k, engine_reply& c, engine_reply& s, int& at) {
+  auto chain_reply = eng.create_transfers(chain);
+  spin_us(k % 16 * 60);
+  auto second_reply = eng.create_transfers(second);
+  c = get_reply(std::move(chain_reply), "chain reply");
+  s = get_reply(std::move(second_reply), "second reply");
+  ASSERT_EQ(c.status, engine_status::ok);
+  ASSERT_EQ(s.status, engine_status::ok);
+  ASSERT_EQ(c.results.size(), chain.size());
+  ASSERT_EQ(s.results.size(), second.size());
+  std::uint32_t chain_code = 0;
+  at = failed_leg(c.results, chain_code);
+  ASSERT_NE(at, -1) << "the chain did not fail as a chain";
+  EXPECT_EQ(chain_code, code_of(tr::exceeds_credits));
+}
+
 void make_common_accounts(engine& eng) {
   const std::vector<account> a = {
       make_account(bank),
@@ -124,19 +144,9 @@ TEST_P(holds_race_test, an_in_flight_debit_blocks_a_second_request_whose_failure
         aborting_chain({make_transfer(make_u128(12, k), payer, sink, funds)}, 1'000 + k);
     const std::vector<transfer> second = {
         make_transfer(make_u128(13, k), payer, other_sink, second_amount)};
-    auto chain_reply = eng.create_transfers(chain);
-    spin_us(k % 16 * 60);
-    auto second_reply = eng.create_transfers(second);
-    const engine_reply c = get_reply(std::move(chain_reply), "chain reply");
-    const engine_reply s = get_reply(std::move(second_reply), "second reply");
-    ASSERT_EQ(c.status, engine_status::ok);
-    ASSERT_EQ(s.status, engine_status::ok);
-    ASSERT_EQ(c.results.size(), chain.size());
-    ASSERT_EQ(s.results.size(), 1u);
-    std::uint32_t chain_code = 0;
-    const int at = failed_leg(c.results, chain_code);
-    ASSERT_NE(at, -1) << "the chain did not fail as a chain";
-    EXPECT_EQ(chain_code, code_of(tr::exceeds_credits));
+    engine_reply c, s;
+    int at = -1;
+    ASSERT_NO_FATAL_FAILURE(race(eng, chain, second, k, c, s, at));
     const int last = static_cast<int>(chain.size()) - 1;
 
     const std::uint32_t second_code = s.results[0].status;
@@ -215,19 +225,9 @@ TEST_P(holds_race_test, in_flight_credits_are_never_spendable) {
     const std::vector<transfer> second = {
         make_transfer(make_u128(24, k), payee, sink, debit),
         make_transfer(make_u128(25, k), payer, other_sink, debit)};
-    auto chain_reply = eng.create_transfers(chain);
-    spin_us(k % 16 * 60);
-    auto second_reply = eng.create_transfers(second);
-    const engine_reply c = get_reply(std::move(chain_reply), "chain reply");
-    const engine_reply s = get_reply(std::move(second_reply), "second reply");
-    ASSERT_EQ(c.status, engine_status::ok);
-    ASSERT_EQ(s.status, engine_status::ok);
-    ASSERT_EQ(c.results.size(), chain.size());
-    ASSERT_EQ(s.results.size(), 2u);
-    std::uint32_t chain_code = 0;
-    const int at = failed_leg(c.results, chain_code);
-    ASSERT_NE(at, -1) << "the chain did not fail as a chain";
-    EXPECT_EQ(chain_code, code_of(tr::exceeds_credits));
+    engine_reply c, s;
+    int at = -1;
+    ASSERT_NO_FATAL_FAILURE(race(eng, chain, second, k, c, s, at));
     const int last = static_cast<int>(chain.size()) - 1;
 
     // The promise: the payee's credit in flight paid for nothing.
