@@ -80,7 +80,6 @@ struct shard_state {
   std::vector<wave_ptr> wave_pool;  // waves whose round is over, for reuse
   std::uint64_t next_unique = 1;
   std::unordered_map<std::uint64_t, std::unique_ptr<job>> jobs;
-  std::vector<std::uint64_t> retired_jobs;  // answered; destroyed by reap_jobs
 
   std::uint64_t unique() { return (std::uint64_t{cfg.index} << 48) | next_unique++; }
   ledger_stats& stats_of(std::uint32_t ledger) {
@@ -192,11 +191,11 @@ void job::journal_append(journal_batch_ptr& b) {
 }
 
 void job::sync_then_answer() {
+  const auto me = caf::actor_cast<shard_actor>(self_);
   if (self_->state.cfg.journal) {
-    send_to(self_, self_->state.cfg.journal, sync_atom::value, caf::actor_cast<shard_actor>(self_),
-            id_);
+    send_to(self_, self_->state.cfg.journal, sync_atom::value, me, id_);
   } else {
-    on_synced(true);  // durability off: nothing to wait for
+    send_to(self_, me, synced_atom::value, id_, true);  // durability off: nothing to wait for
   }
 }
 
@@ -212,19 +211,7 @@ void job::on_synced(bool ok) {
     req_->stats_out = ledger_stats{};
   }
   answer(req_);
-  // The job may be deep in its own call stack here (durability off answers at once): it is
-  // destroyed when the handler that ran it returns (reap_jobs).
-  self_->state.retired_jobs.push_back(id_);
-}
-
-// The owner side's entry points (below), for the claims of a job on this shard's own keys.
-bool grant_or_wait(shard_pointer self, const claim_ptr& c);
-void apply_release(shard_pointer self, release_set& r);
-
-// Destroys the jobs answered during a handler, once it has left them.
-void reap_jobs(shard_state& st) {
-  for (const std::uint64_t id : st.retired_jobs) st.jobs.erase(id);
-  st.retired_jobs.clear();
+  self_->state.jobs.erase(id_);  // destroys this
 }
 
 // ---------------------------------------------------------------------------------------
@@ -259,19 +246,13 @@ class claims {
   std::uint32_t index_of(u128 key) const { return index_.at(key); }
   std::size_t size() const { return keys_.size(); }
 
-  // Asks for the next claim; false when every claim is granted. A claim on this shard's own
-  // keys is taken here and now when it need not wait (no message to itself and back).
+  // Sends the next claim; false when every claim is granted.
   bool next() {
-    for (;;) {
-      while (next_shard_ < per_shard_.size() && !per_shard_[next_shard_]) ++next_shard_;
-      if (next_shard_ == per_shard_.size()) return false;
-      const claim_ptr& c = per_shard_[next_shard_++];
-      if (c->shard != self_->state.cfg.index) {
-        send_to(self_, self_->state.peers[c->shard], claim_atom::value, c);
-        return true;
-      }
-      if (!grant_or_wait(self_, c)) return true;  // `claimed` comes when it is granted
-    }
+    while (next_shard_ < per_shard_.size() && !per_shard_[next_shard_]) ++next_shard_;
+    if (next_shard_ == per_shard_.size()) return false;
+    send_to(self_, self_->state.peers[next_shard_], claim_atom::value, per_shard_[next_shard_]);
+    ++next_shard_;
+    return true;
   }
 
   // For each granted key: its index in the key table and its state at the owner.
@@ -293,11 +274,7 @@ class claims {
       r->batch = batch_;
       r->keys = c->keys;
       for (const u128 key : c->keys) fill(*r, key, index_.at(key));
-      if (c->shard == self_->state.cfg.index) {
-        apply_release(self_, *r);  // this shard's own keys: no message to itself
-      } else {
-        send_to(self_, self_->state.peers[c->shard], release_atom::value, r);
-      }
+      send_to(self_, self_->state.peers[c->shard], release_atom::value, r);
     }
   }
 
@@ -1178,12 +1155,14 @@ void count_wanted(shard_state& st, const claim_set& c, bool add) {
   }
 }
 
-bool grant_or_wait(shard_pointer self, const claim_ptr& c) {
+void claim_or_wait(shard_pointer self, const claim_ptr& c) {
   auto& st = self->state;
-  if (!wanted_by_waiting(st, *c) && try_grant(st, *c)) return true;
+  if (!wanted_by_waiting(st, *c) && try_grant(st, *c)) {
+    send_to(self, c->driver, claimed_atom::value, c);
+    return;
+  }
   count_wanted(st, *c, true);
   st.waiting.push_back(c);
-  return false;
 }
 
 void grant_waiting(shard_pointer self) {
@@ -1396,7 +1375,6 @@ shard_actor::behavior_type shard_behavior(shard_pointer self, shard_config cfg) 
         job* raw = j.get();
         st.jobs.emplace(id, std::move(j));
         raw->start();
-        reap_jobs(st);
       },
       [self](peers_atom, const std::vector<caf::actor>& peers) {
         const auto handoff = received(self);
@@ -1404,14 +1382,13 @@ shard_actor::behavior_type shard_behavior(shard_pointer self, shard_config cfg) 
       },
       [self](claim_atom, const claim_ptr& c) {
         const auto handoff = received(self);
-        if (grant_or_wait(self, c)) send_to(self, c->driver, claimed_atom::value, c);
+        claim_or_wait(self, c);
       },
       [self](claimed_atom, const claim_ptr& c) {
         const auto handoff = received(self);
         auto it = self->state.jobs.find(c->batch);
         REMIT_ASSERT(it != self->state.jobs.end());
         it->second->on_claimed(c);
-        reap_jobs(self->state);
       },
       [self](release_atom, const release_ptr& r) {
         const auto handoff = received(self);
@@ -1432,14 +1409,12 @@ shard_actor::behavior_type shard_behavior(shard_pointer self, shard_config cfg) 
         auto it = self->state.jobs.find(job_id);
         REMIT_ASSERT(it != self->state.jobs.end());
         it->second->on_done();
-        reap_jobs(self->state);
       },
       [self](synced_atom, const std::uint64_t& job_id, const bool& ok) {
         const auto handoff = received(self);
         auto it = self->state.jobs.find(job_id);
         REMIT_ASSERT(it != self->state.jobs.end());
         it->second->on_synced(ok);
-        reap_jobs(self->state);
       },
       [self](restore_atom, const restore_ptr& r) {
         const auto handoff = received(self);
