@@ -7,7 +7,7 @@
 
 #include <caf/all.hpp>
 
-#include "actors/account_actor.hpp"
+#include "actors/account_host.hpp"
 #include "actors/journal.hpp"
 #include "actors/messages.hpp"
 #include "actors/shard.hpp"
@@ -39,6 +39,10 @@ std::uint64_t system_clock_ns() {
                                         std::chrono::system_clock::now().time_since_epoch())
                                         .count());
 }
+
+std::uint32_t account_host_count(const engine_config& c) {
+  return c.account_hosts != 0 ? c.account_hosts : 8 * c.threads;
+}
 }  // namespace
 
 namespace actors {
@@ -67,12 +71,14 @@ struct engine::impl {
   caf::actor_system system;
   actors::journal_actor journal;
   std::vector<actors::shard_actor> shards;
+  std::shared_ptr<actors::account_hosts> hosts;
   std::atomic<std::uint32_t> round_robin{0};
 };
 
 engine::engine(engine_config cfg) : cfg_(std::move(cfg)) {
   REMIT_ASSERT(cfg_.shards >= 1 && cfg_.shards <= 256);
   REMIT_ASSERT(cfg_.threads >= 1);
+  REMIT_ASSERT(cfg_.account_hosts <= 4096);
   if (!cfg_.clock) cfg_.clock = system_clock_ns;
 
   reference_ledger state;
@@ -117,6 +123,7 @@ engine::engine(engine_config cfg) : cfg_(std::move(cfg)) {
     impl_->writer->attach(impl_->journal);
   }
   std::vector<caf::actor> all;
+  impl_->hosts = std::make_shared<actors::account_hosts>(impl_->system, account_host_count(cfg_));
   for (std::uint32_t i = 0; i < cfg_.shards; ++i) {
     actors::shard_config sc;
     sc.index = i;
@@ -124,6 +131,7 @@ engine::engine(engine_config cfg) : cfg_(std::move(cfg)) {
     sc.clock = cfg_.clock;
     sc.expiry_interval_ms = cfg_.expiry_interval_ms;
     sc.journal = impl_->journal;
+    sc.hosts = impl_->hosts;
     impl_->shards.push_back(actors::spawn_shard(impl_->system, sc));
     all.push_back(caf::actor_cast<caf::actor>(impl_->shards.back()));
   }
@@ -140,11 +148,23 @@ void engine::restore_state(const reference_ledger& state) {
   const std::uint32_t n = cfg_.shards;
   std::vector<actors::restore_ptr> sets(n);
   for (auto& s : sets) s = caf::make_counted<actors::restore_set>();
-  std::vector<std::pair<u128, actors::account_actor>> handles;
+  std::vector<std::pair<u128, actors::account_address>> addresses;
   std::vector<std::uint32_t> ledgers;
-  handles.reserve(state.account_count());
+  addresses.reserve(state.account_count());
+  // Every host gets its accounts (one wave each) before any shard can name them.
+  actors::account_hosts& hosts = *impl_->hosts;
+  std::vector<actors::wave_ptr> creates(hosts.count());
   state.for_each_account([&](const account_state& a) {
-    handles.emplace_back(a.a.id, actors::spawn_account(impl_->system, a));
+    const actors::account_address where = hosts.place(a.a.id);
+    actors::wave_ptr& w = creates[where.host];
+    if (!w) w = caf::make_counted<actors::wave>();
+    actors::wave_entry e;
+    e.op = actors::entry_op::create;
+    e.local = where.local;
+    e.slot = static_cast<std::uint32_t>(w->creates_in.size());
+    w->creates_in.push_back(a);
+    w->entries.push_back(e);
+    addresses.emplace_back(a.a.id, where);
     ledgers.push_back(a.a.ledger);
     sets[actors::owner_of(a.a.id, n)]->owned_accounts.push_back(a.a);
   });
@@ -156,8 +176,16 @@ void engine::restore_state(const reference_ledger& state) {
   state.for_each_failure([&](u128 id, create_transfer_result code) {
     sets[actors::owner_of(id, n)]->owned_failures.emplace_back(id, code);
   });
+  for (std::uint32_t h = 0; h < hosts.count(); ++h) {
+    const actors::wave_ptr& w = creates[h];
+    if (!w) continue;
+    w->groups.push_back(
+        actors::wave_group{hosts.host(h), 0, static_cast<std::uint32_t>(w->entries.size())});
+    w->outstanding.store(1, std::memory_order_relaxed);
+    actors::anon_send_to(hosts.host(h), actors::step_atom::value, w, std::uint32_t{0});
+  }
   for (std::uint32_t i = 0; i < n; ++i) {
-    sets[i]->handles = handles;
+    sets[i]->addresses = addresses;
     sets[i]->ledgers = ledgers;
     actors::anon_send_to(impl_->shards[i], actors::restore_atom::value, sets[i]);
   }
@@ -204,7 +232,10 @@ void engine::finish_shutdown() {
   if (durable) impl_->writer->stop();
   for (const auto& s : impl_->shards) caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
   if (impl_->journal) caf::anon_send_exit(impl_->journal, caf::exit_reason::user_shutdown);
+  for (std::uint32_t h = 0; h < impl_->hosts->count(); ++h)
+    caf::anon_send_exit(impl_->hosts->host(h), caf::exit_reason::user_shutdown);
   impl_->shards.clear();
+  impl_->hosts.reset();
   impl_->journal = actors::journal_actor{};
   std::unique_ptr<actors::journal_writer> writer = std::move(impl_->writer);
   impl_.reset();  // the actor system waits for every actor

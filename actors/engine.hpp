@@ -52,6 +52,10 @@ std::string_view name(engine_status s);
 struct engine_config {
   std::uint32_t shards = 2;   // coordinator shards
   std::uint32_t threads = 2;  // scheduler worker threads
+  // The actors that host the accounts (actors/account_host.hpp): each applies the entries of
+  // the accounts placed on it, one at a time. More hosts run more accounts in parallel and
+  // cost more messages per round of a large batch. 0: 8 per worker thread.
+  std::uint32_t account_hosts = 0;
   // The scheduler: "remit" (actors/scheduler.hpp: one FIFO queue, idle workers spin for
   // `spin_us` before they sleep, no allocation per scheduled actor), or CAF's own "sharing"
   // (one FIFO queue: bounded tail latency) or "stealing" (per-worker LIFO deques: more
@@ -97,7 +101,7 @@ using reply_callback = std::function<void(engine_reply&&)>;
 // the process (actors/work_counters.hpp). Divide a phase's difference by its transfers.
 struct work_counters {
   std::uint64_t messages = 0;          // messages handled by the engine's actors
-  std::uint64_t account_messages = 0;  // of those, by account actors (account activations)
+  std::uint64_t account_messages = 0;  // of those, by account hosts (host activations)
   std::uint64_t rounds = 0;            // waves of transfer batches sent to the accounts
   std::uint64_t batches = 0;           // transfer batches run by coordinators
 };

@@ -1,11 +1,12 @@
 // The messages of the actor engine and the typed interfaces of its actors.
 //
 // Hot-path messages do not carry their payload by value. A driver (a coordinator shard
-// running a batch) builds one `wave` per round: every entry bound for the same account is
-// grouped, and each account actor gets one message naming its group. The account writes its
-// replies into the wave's reply slots (each slot is written by exactly one account) and
-// counts down `outstanding`; the last one sends a single `wave_done` to the driver. So a
-// round costs one message per account touched plus one, and no allocation per leg.
+// running a batch) builds one `wave` per round: every entry bound for the same account host
+// is grouped (in order within each account), and each host gets one message naming its
+// group. The host writes its replies into the wave's reply slots (each slot is written by
+// exactly one host) and counts down `outstanding`; the last one sends a single `done` to the
+// driver. So a round costs one message per host touched plus one, and no allocation per
+// leg.
 //
 // The mailbox hand-off (enqueue, then dequeue by the reader) orders the writes to the wave
 // before the driver's reads; no other synchronization is needed.
@@ -175,8 +176,14 @@ using directory_ptr = caf::intrusive_ptr<directory_update>;
 using query_ptr = caf::intrusive_ptr<shard_query>;
 using request_ptr = caf::intrusive_ptr<request>;
 
-// An account: one actor per account, the only writer of its balances.
-using account_actor = caf::typed_actor<caf::reacts_to<step_atom, wave_ptr, std::uint32_t>>;
+// An account host: the serial executor of the accounts placed on it (account_host.hpp).
+using account_host = caf::typed_actor<caf::reacts_to<step_atom, wave_ptr, std::uint32_t>>;
+
+// Where an account lives: its host and its index there.
+struct account_address {
+  std::uint32_t host = 0;
+  std::uint32_t local = 0;
+};
 
 // A coordinator shard: owner of the ids whose hash picks it, and driver of the batches
 // the facade hands it.
@@ -209,6 +216,7 @@ enum class entry_op : std::uint8_t {
   lookup,        // copy the account into a slot
   set_controls,  // replace the account's controls
   adjust,        // lower a held reservation to the amount decided for it (`key`, `amount`)
+  create,        // a new account at `local`, its initial state in `creates_in[slot]`
 };
 
 // The decision on one reservation. The driver creates one cell per leg; the account keeps
@@ -230,7 +238,8 @@ struct wave_entry {
   bool debit = false;         // which side of the transfer this account is
   bool balancing = false;     // this side's balancing flag (reserve of plain/pending only)
   std::uint32_t slot = 0;     // reply, lookup or controls slot
-  std::uint32_t account = 0;  // index of the account's group key (driver-side, for sorting)
+  std::uint32_t account = 0;  // index of the entry's group (driver-side, for sorting)
+  std::uint32_t local = 0;    // the account's index in its host
   std::uint64_t key = 0;      // reservation key, unique per engine
   std::uint64_t chain = 0;    // linked chain id (0: none), for the per-chain overlay
   std::uint64_t timestamp = 0;
@@ -266,17 +275,18 @@ struct leg_reply {
 };
 
 struct wave_group {
-  account_actor account;
+  account_host host;
   std::uint32_t begin = 0;
   std::uint32_t end = 0;
 };
 
 struct wave : shared_payload {
-  std::vector<wave_entry> entries;  // grouped by account; within a group, in order to apply
+  std::vector<wave_entry> entries;  // grouped by host; within an account, in order to apply
   std::vector<wave_group> groups;
   std::vector<leg_reply> replies;
   std::vector<account> accounts_out;
   std::vector<controls_state> controls_in;
+  std::vector<account_state> creates_in;
   std::atomic<std::uint32_t> outstanding{0};
   shard_actor driver;     // notified with (done_atom, job) when every group is done
   std::uint64_t job = 0;  // 0: nobody waits for this wave
@@ -320,7 +330,7 @@ struct release_set : shared_payload {
 
 // New accounts for every shard's directory.
 struct directory_update : shared_payload {
-  std::vector<std::pair<u128, account_actor>> handles;
+  std::vector<std::pair<u128, account_address>> addresses;
   std::vector<std::uint32_t> ledgers;
 };
 
@@ -404,7 +414,7 @@ struct journal_batch : shared_payload {
 
 // What one shard gets back from recovery.
 struct restore_set : shared_payload {
-  std::vector<std::pair<u128, account_actor>> handles;  // every account (directory)
+  std::vector<std::pair<u128, account_address>> addresses;  // every account (directory)
   std::vector<std::uint32_t> ledgers;
   std::vector<account> owned_accounts;
   std::vector<transfer_record> owned_transfers;

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "actors/account_actor.hpp"
+#include "actors/account_host.hpp"
 #include "engine/assert.hpp"
 
 namespace remit::actors {
@@ -20,7 +20,7 @@ using ctr = create_transfer_result;
 using car = create_account_result;
 
 struct dir_entry {
-  account_actor handle;
+  account_address where;
   std::uint32_t ledger = 0;
 };
 
@@ -92,8 +92,8 @@ struct shard_state {
 // ---------------------------------------------------------------------------------------
 // Waves
 
-// Collects the entries of one round and sends one message per account. Entries keep their
-// order within an account.
+// Collects the entries of one round and sends one message per account host. Entries keep
+// their order within an account.
 class wave_builder {
  public:
   std::uint32_t add_reply_slot() { return reply_slots_++; }
@@ -103,15 +103,25 @@ class wave_builder {
     return static_cast<std::uint32_t>(controls_.size() - 1);
   }
 
-  void add(u128 account_id, const account_actor& handle, wave_entry e) {
-    std::uint32_t* local = locals_.find(account_id);
-    if (local == nullptr) {
-      locals_.insert(account_id, static_cast<std::uint32_t>(handles_.size()));
-      local = locals_.find(account_id);
-      handles_.push_back(handle);
+  void add(const account_address& where, wave_entry e) {
+    if (where.host >= group_of_.size()) group_of_.resize(where.host + 1, no_group);
+    std::uint32_t& group = group_of_[where.host];
+    if (group == no_group) {
+      group = static_cast<std::uint32_t>(hosts_.size());
+      hosts_.push_back(where.host);
     }
-    e.account = *local;
+    e.account = group;
+    e.local = where.local;
     entries_.push_back(e);
+  }
+
+  // A new account: its host learns of it before anything else can name it.
+  void add_create(const account_address& where, const account_state& initial) {
+    wave_entry e;
+    e.op = entry_op::create;
+    e.slot = static_cast<std::uint32_t>(creates_.size());
+    creates_.push_back(initial);
+    add(where, e);
   }
 
   // Gives a wave back for reuse once its round is over.
@@ -127,27 +137,30 @@ class wave_builder {
   // when every account has handled its group.
   wave_ptr send(shard_pointer self, std::uint64_t job) {
     wave_ptr w = take_wave(self->state.wave_pool);
-    const std::size_t groups = handles_.size();
+    const account_hosts& hosts = *self->state.cfg.hosts;
+    const std::size_t groups = hosts_.size();
     std::vector<std::uint32_t> offset(groups + 1, 0);
     for (const wave_entry& e : entries_) ++offset[e.account + 1];
     for (std::size_t g = 0; g < groups; ++g) offset[g + 1] += offset[g];
     w->entries.resize(entries_.size());
     w->groups.resize(groups);
     for (std::size_t g = 0; g < groups; ++g)
-      w->groups[g] = wave_group{std::move(handles_[g]), offset[g], offset[g + 1]};
+      w->groups[g] = wave_group{hosts.host(hosts_[g]), offset[g], offset[g + 1]};
     for (const wave_entry& e : entries_) w->entries[offset[e.account]++] = e;
     w->replies.resize(reply_slots_);
     w->accounts_out.resize(lookup_slots_);
     w->controls_in = std::move(controls_);
+    w->creates_in = std::move(creates_);
     w->driver = caf::actor_cast<shard_actor>(self);
     w->job = job;
     w->outstanding.store(static_cast<std::uint32_t>(groups), std::memory_order_relaxed);
     for (std::uint32_t g = 0; g < groups; ++g)
-      send_to(self, w->groups[g].account, step_atom::value, w, g);
+      send_to(self, w->groups[g].host, step_atom::value, w, g);
     entries_.clear();
-    handles_.clear();
-    locals_.reset();
+    for (const std::uint32_t h : hosts_) group_of_[h] = no_group;
+    hosts_.clear();
     controls_.clear();
+    creates_.clear();
     reply_slots_ = 0;
     lookup_slots_ = 0;
     return w;
@@ -166,15 +179,18 @@ class wave_builder {
       w->replies.clear();
       w->accounts_out.clear();
       w->controls_in.clear();
+      w->creates_in.clear();
       return w;
     }
     return caf::make_counted<wave>();
   }
 
+  static constexpr std::uint32_t no_group = UINT32_MAX;
   std::vector<wave_entry> entries_;
-  std::vector<account_actor> handles_;
-  id_map<std::uint32_t> locals_;
+  std::vector<std::uint32_t> hosts_;     // by group: its host
+  std::vector<std::uint32_t> group_of_;  // by host: its group, or no_group
   std::vector<controls_state> controls_;
+  std::vector<account_state> creates_;
   std::uint32_t reply_slots_ = 0;
   std::uint32_t lookup_slots_ = 0;
 };
@@ -497,7 +513,7 @@ class transfer_batch final : public job {
     w.amount = amount;
     w.pending_amount = pending_amount;
     w.cell = l.cell.get();
-    next_.add(account_id, acct.handle, w);
+    next_.add(acct.where, w);
   }
 
   void emit_adjust(const leg& l, u128 amount) {
@@ -508,7 +524,7 @@ class transfer_batch final : public job {
     w.debit = l.debit;
     w.key = l.key;
     w.amount = amount;
-    next_.add(l.account_id, acct->handle, w);
+    next_.add(acct->where, w);
   }
 
   // Starts the current event of unit u: either it is answered at once (it fails here, or
@@ -881,16 +897,22 @@ class account_batch final : public job {
     for (const akey& k : akeys_)
       if (k.created) records->add(journal::record_type::accounts_created, k.rec);
     journal_append(records);
+    // The hosts learn of the new accounts before any shard's directory names them: a leg
+    // reaches a host only after the create entry it depends on.
     auto update = caf::make_counted<directory_update>();
-    auto& sys = self_->system();
+    account_hosts& hosts = *self_->state.cfg.hosts;
+    wave_builder creates;
     for (const akey& k : akeys_) {
       if (!k.created) continue;
       account_state s;
       s.a = k.rec;
-      update->handles.emplace_back(k.rec.id, spawn_account(sys, s));
+      const account_address where = hosts.place(k.rec.id);
+      creates.add_create(where, s);
+      update->addresses.emplace_back(k.rec.id, where);
       update->ledgers.push_back(k.rec.ledger);
     }
-    if (!update->handles.empty()) {
+    if (!update->addresses.empty()) {
+      creates.send(self_, 0);
       for (const shard_actor& peer : self_->state.peers)
         send_to(self_, peer, register_atom::value, update);
     }
@@ -921,7 +943,7 @@ class lookup_accounts_job final : public job {
       wave_entry w;
       w.op = entry_op::lookup;
       w.slot = builder_.add_lookup_slot();
-      builder_.add(id, d->handle, w);
+      builder_.add(d->where, w);
     }
     if (builder_.empty()) return sync_then_answer();
     current_ = builder_.send(self_, id_);
@@ -985,7 +1007,7 @@ class controls_job final : public job {
       wave_entry w;
       w.op = entry_op::set_controls;
       w.slot = builder.add_controls(controls_of(c));
-      builder.add(c.account_id, d->handle, w);
+      builder.add(d->where, w);
     }
     // Journal first, then the accounts, then the claims go: the next change of the same
     // account is journaled and enqueued after this one.
@@ -1328,7 +1350,7 @@ void sweep_expired(shard_pointer self) {
       w.op = entry_op::release;
       w.debit = debit;
       w.amount = rec.t.amount;
-      builder.add(id, d->handle, w);
+      builder.add(d->where, w);
     }
   }
   for (const auto& e : held) st.expiries.push(e);
@@ -1396,9 +1418,9 @@ shard_actor::behavior_type shard_behavior(shard_pointer self, shard_config cfg) 
       },
       [self](register_atom, const directory_ptr& d) {
         const auto handoff = received(self);
-        for (std::size_t i = 0; i < d->handles.size(); ++i)
-          self->state.directory.insert(d->handles[i].first,
-                                       dir_entry{d->handles[i].second, d->ledgers[i]});
+        for (std::size_t i = 0; i < d->addresses.size(); ++i)
+          self->state.directory.insert(d->addresses[i].first,
+                                       dir_entry{d->addresses[i].second, d->ledgers[i]});
       },
       [self](query_atom, const query_ptr& q) {
         const auto handoff = received(self);
@@ -1419,8 +1441,9 @@ shard_actor::behavior_type shard_behavior(shard_pointer self, shard_config cfg) 
       [self](restore_atom, const restore_ptr& r) {
         const auto handoff = received(self);
         auto& st = self->state;
-        for (std::size_t i = 0; i < r->handles.size(); ++i)
-          st.directory.insert(r->handles[i].first, dir_entry{r->handles[i].second, r->ledgers[i]});
+        for (std::size_t i = 0; i < r->addresses.size(); ++i)
+          st.directory.insert(r->addresses[i].first,
+                              dir_entry{r->addresses[i].second, r->ledgers[i]});
         for (const account& a : r->owned_accounts) add_account_record(st, a);
         for (const transfer_record& rec : r->owned_transfers) add_record(st, rec);
         for (const auto& [id, code] : r->owned_failures) st.failed.insert(id, code);

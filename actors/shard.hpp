@@ -20,24 +20,28 @@
 // chain is one unit whose legs reserve in order; it commits or aborts whole. (5) Last, it
 // releases the claims with the outcome and answers.
 //
-// Every shard also keeps a replica of the account directory (id -> actor, ledger), updated
-// by every account creation before it is answered, so drivers route legs without asking.
+// Every shard also keeps a replica of the account directory (id -> host, index there, ledger),
+// updated by every account creation before it is answered, so drivers route legs without asking.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 
 #include "actors/messages.hpp"
 #include "engine/id_map.hpp"
 
 namespace remit::actors {
 
+class account_hosts;
+
 struct shard_config {
   std::uint32_t index = 0;
   std::uint32_t count = 1;
   std::function<std::uint64_t()> clock;  // ns since the epoch
   std::uint32_t expiry_interval_ms = 250;
-  journal_actor journal;  // invalid when durability is off
+  journal_actor journal;                 // invalid when durability is off
+  std::shared_ptr<account_hosts> hosts;  // where the accounts live, shared by every shard
 };
 
 inline std::uint32_t owner_of(u128 id, std::uint32_t shard_count) {

@@ -16,7 +16,7 @@ namespace remit::actors {
 
 enum class work : std::uint8_t {
   message,          // a message handled by any of the engine's actors
-  account_message,  // of those, handled by an account actor (an activation of the account)
+  account_message,  // of those, handled by an account host (one per host touched by a wave)
   round,            // a wave of a transfer batch sent to the accounts
   batch,            // a transfer batch run by a coordinator
   count_

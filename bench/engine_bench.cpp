@@ -256,7 +256,7 @@ std::uint64_t rss_bytes() {
   return resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
 }
 
-// Resident memory per account actor once every account has handled a message.
+// Resident memory per account once every account has handled a message.
 void BM_rss_per_account(benchmark::State& state) {
   const auto n = static_cast<std::uint64_t>(state.range(0));
   for (auto _ : state) {

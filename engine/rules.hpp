@@ -5,7 +5,7 @@
 // (`check_post_or_void`), and the shared ones (`check_accounts`). Each returns the first
 // failing code of its own checks in numeric order, and because the codes of docs/PROTOCOL.md are
 // decided in numeric order, the code of the whole transfer is the smallest of those that the
-// parts return (`first_failure`). The serial reference ledger and the account actors both
+// parts return (`first_failure`). The serial reference ledger and the account hosts both
 // use exactly these functions, so they cannot drift apart.
 //
 // Nothing here allocates, reads a clock, or throws. All arithmetic on amounts is checked.
@@ -71,7 +71,7 @@ struct account_state {
 };
 
 // Amounts held by transfers that are reserved but not yet decided (escrow). The serial
-// ledger never has any; account actors pass theirs so that the same checks count them.
+// ledger never has any; account hosts pass theirs so that the same checks count them.
 struct holds {
   u128 debits = 0;        // like debits_pending
   u128 credits = 0;       // like credits_pending, never spendable

@@ -59,6 +59,7 @@
 #include <cstring>
 #ifdef __linux__
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #endif
 
 #include <algorithm>
@@ -624,6 +625,7 @@ struct options {
   std::uint32_t threads = engine_config{}.threads;
   std::string scheduler = engine_config{}.scheduler_policy;
   std::uint32_t spin_engine_us = engine_config{}.spin_us;
+  std::uint32_t account_hosts = engine_config{}.account_hosts;
   std::string durability = "off";
   u128 id_offset = 0;    // set when --data-dir already holds a ledger (a resumed run)
   std::string data_dir;  // empty: a fresh temporary directory when durability is on
@@ -695,6 +697,7 @@ std::unique_ptr<load_target> make_target(const options& o, bool scratch, std::st
     c.threads = o.threads;
     c.scheduler_policy = o.scheduler;
     c.spin_us = o.spin_engine_us;
+    c.account_hosts = o.account_hosts;
     c.durability = o.durability == "on";
     if (!o.data_dir.empty()) c.data_dir = o.data_dir;  // set by `run` when durability is on
     c.snapshot_at_shutdown = !scratch;
@@ -990,6 +993,14 @@ nlohmann::ordered_json cost_json(const cost_mark& a, const cost_mark& b, std::ui
   if (c.account_activations) j["account_activations"] = round_to(*c.account_activations, 3);
   if (c.rounds_per_batch) j["rounds_per_batch"] = round_to(*c.rounds_per_batch, 2);
   return j;
+}
+
+// The process's peak resident memory so far, in bytes (getrusage: the kernel's high-water
+// mark, so a short peak between two samples is not missed).
+std::uint64_t peak_rss_bytes() {
+  rusage u{};
+  if (getrusage(RUSAGE_SELF, &u) != 0) return 0;
+  return static_cast<std::uint64_t>(u.ru_maxrss) * 1024;  // KiB on Linux
 }
 
 double seconds_since(time_point t0) {
@@ -1504,14 +1515,16 @@ void print_report(const options& o, const load_source& gen, std::size_t outstand
                   ? (", process " + std::to_string(o.id) + " of " + std::to_string(o.of)).c_str()
                   : "");
   if (o.target == "embedded") {
-    std::printf("engine       %u shards, %u threads, scheduler %s%s, durability %s%s%s%s\n",
-                o.shards, o.threads, o.scheduler.c_str(),
-                o.scheduler == "remit"
-                    ? (" (spin " + std::to_string(o.spin_engine_us) + " us)").c_str()
-                    : "",
-                o.durability.c_str(), o.durability == "on" ? ", journal in " : "",
-                o.durability == "on" ? o.data_dir.c_str() : "",
-                o.durability == "on" && scratch ? " (temporary)" : "");
+    std::printf(
+        "engine       %u shards, %u threads, %u account hosts, scheduler %s%s, "
+        "durability %s%s%s%s\n",
+        o.shards, o.threads, o.account_hosts != 0 ? o.account_hosts : 8 * o.threads,
+        o.scheduler.c_str(),
+        o.scheduler == "remit" ? (" (spin " + std::to_string(o.spin_engine_us) + " us)").c_str()
+                               : "",
+        o.durability.c_str(), o.durability == "on" ? ", journal in " : "",
+        o.durability == "on" ? o.data_dir.c_str() : "",
+        o.durability == "on" && scratch ? " (temporary)" : "");
   }
   std::printf("load         %s\n", load_description(o, outstanding_max).c_str());
   std::printf("transfers    %llu in %llu batches\n", static_cast<unsigned long long>(rep.transfers),
@@ -1547,6 +1560,14 @@ void print_report(const options& o, const load_source& gen, std::size_t outstand
   std::printf("conserved    %s (%llu accounts, looked up %d time(s))\n",
               rep.conserved ? "yes" : "no", static_cast<unsigned long long>(rep.accounts_found),
               rep.check_passes);
+  const std::uint64_t peak_rss = peak_rss_bytes();
+  const double per_account = rep.accounts_found != 0 ? static_cast<double>(peak_rss) /
+                                                           static_cast<double>(rep.accounts_found)
+                                                     : 0;
+  std::printf(
+      "memory       peak resident %.1f MB, %.0f bytes per account (the whole process: "
+      "the target and remit-load's own tables)\n",
+      static_cast<double>(peak_rss) / 1e6, per_account);
   if (!rep.per_transfer.empty()) {
     std::printf("per transfer");
     for (const auto& [k, v] : rep.per_transfer.items()) {
@@ -1597,6 +1618,9 @@ void print_report(const options& o, const load_source& gen, std::size_t outstand
     if (!o.workload.empty() || !o.workload_file.empty()) j["workload"] = gen.describe();
     if (!figures.empty()) j["journal"] = figures;
     if (!rep.per_transfer.empty()) j["per_transfer"] = rep.per_transfer;
+    j["memory"] = nlohmann::ordered_json::object();
+    j["memory"]["peak_rss_bytes"] = peak_rss;
+    j["memory"]["bytes_per_account"] = std::llround(per_account);
     if (fm) {
       j["find_max"] = nlohmann::ordered_json::object();
       j["find_max"]["slo"] = fm->slo;
@@ -1885,6 +1909,11 @@ int run(int argc, char** argv) {
                      "sleeps, in microseconds")
           ->check(CLI::Range(std::uint32_t{0}, std::uint32_t{100000}))
           ->capture_default_str();
+  auto* hosts_opt =
+      app.add_option("--account-hosts", o.account_hosts,
+                     "embedded: the actors that host the accounts, 1 to 4096 (0: 8 per thread)")
+          ->check(CLI::Range(std::uint32_t{0}, std::uint32_t{4096}))
+          ->capture_default_str();
   auto* durability_opt =
       app.add_option("--durability", o.durability,
                      "embedded: on makes the engine journal every answer (fdatasync) to "
@@ -2025,8 +2054,8 @@ int run(int argc, char** argv) {
   o.account_offset = static_cast<u128>(o.id) << 56;
   o.transfer_offset = static_cast<u128>(o.id) << 56;
   if (o.target != "embedded") {
-    for (const CLI::Option* opt :
-         {shards_opt, threads_opt, scheduler_opt, engine_spin_opt, durability_opt, data_dir_opt}) {
+    for (const CLI::Option* opt : {shards_opt, threads_opt, scheduler_opt, engine_spin_opt,
+                                   hosts_opt, durability_opt, data_dir_opt}) {
       if (opt->count() != 0) {
         return bad(opt->get_name() + " applies to --target embedded only" +
                    (o.target == "reference" ? "" : " (remitd has its own)"));

@@ -106,6 +106,10 @@ int main(int argc, char** argv) {
                  "--scheduler remit: how long an idle worker spins before it sleeps (us)")
       ->capture_default_str()
       ->check(CLI::Range(0, 100000));
+  app.add_option("--account-hosts", ecfg.account_hosts,
+                 "the actors that host the accounts (0: 8 per engine thread)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 4096));
   app.add_option("--io-threads", scfg.io_threads, "gateway I/O threads")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));

@@ -48,11 +48,13 @@ namespace {
 struct engine_params {
   std::uint32_t shards;
   std::uint32_t threads;
+  std::uint32_t hosts = 0;  // account hosts (0: the default)
 };
 
 std::string param_name(const ::testing::TestParamInfo<engine_params>& info) {
   return "shards" + std::to_string(info.param.shards) + "_threads" +
-         std::to_string(info.param.threads);
+         std::to_string(info.param.threads) +
+         (info.param.hosts != 0 ? "_hosts" + std::to_string(info.param.hosts) : "");
 }
 
 // Prints the balances of the accounts an event touches, on both sides.
@@ -69,10 +71,15 @@ std::string account_context(engine& eng, const reference_ledger& ref, const tran
   return s;
 }
 
+engine_config config_of(const engine_params& p) {
+  engine_config c = test_config(p.shards, p.threads);
+  c.account_hosts = p.hosts;
+  return c;
+}
+
 class differential {
  public:
-  differential(const engine_params& p, const scenario& sc)
-      : differential(test_config(p.shards, p.threads), sc) {}
+  differential(const engine_params& p, const scenario& sc) : differential(config_of(p), sc) {}
   differential(engine_config cfg, const scenario& sc) : sc_(sc), cfg_(std::move(cfg)) {
     cfg_.clock = clock_.fn();
     eng_ = std::make_unique<engine>(cfg_);
@@ -320,7 +327,9 @@ TEST_P(differential_test, same_results_and_state_as_the_reference) {
 INSTANTIATE_TEST_SUITE_P(configs, differential_test,
                          ::testing::Values(engine_params{1, 1}, engine_params{2, 1},
                                            engine_params{4, 1}, engine_params{1, 2},
-                                           engine_params{2, 2}, engine_params{4, 2}),
+                                           engine_params{2, 2}, engine_params{4, 2},
+                                           // Every account on one host, and a few hosts.
+                                           engine_params{2, 2, 1}, engine_params{4, 2, 3}),
                          param_name);
 
 // The same with `exists` inside linked chains: resends and whole batches resent with their
@@ -391,7 +400,7 @@ const scenario& expiry_scenario() {
 
 TEST_P(differential_expiry_test, same_results_with_expiring_pending_transfers) {
   const scenario& sc = expiry_scenario();
-  engine_config cfg = test_config(GetParam().shards, GetParam().threads);
+  engine_config cfg = config_of(GetParam());
   cfg.expiry_interval_ms = 1;
   differential d(cfg, sc);
   d.drive_expiry();
@@ -403,7 +412,9 @@ TEST_P(differential_expiry_test, same_results_with_expiring_pending_transfers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(configs, differential_expiry_test,
-                         ::testing::Values(engine_params{1, 1}, engine_params{3, 2}), param_name);
+                         ::testing::Values(engine_params{1, 1}, engine_params{3, 2},
+                                           engine_params{3, 2, 2}),
+                         param_name);
 
 // The same with durability and a restart in the middle: expired transfers stay expired,
 // open ones come back open and still expire on time.
