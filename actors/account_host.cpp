@@ -255,7 +255,14 @@ account_host::behavior_type host_behavior(host_pointer self, std::uint32_t index
         const auto handoff = received(self);
         count(work::account_message);
         const wave_group& g = w->groups[group];
-        for (std::uint32_t i = g.begin; i < g.end; ++i) self->state.table.handle(w->entries[i], *w);
+        account_table& t = self->state.table;
+        constexpr std::uint32_t ahead = 8;  // entries whose accounts are loading meanwhile
+        for (std::uint32_t i = g.begin; i < g.end && i < g.begin + ahead; ++i)
+          t.prefetch(w->entries[i].local);
+        for (std::uint32_t i = g.begin; i < g.end; ++i) {
+          if (i + ahead < g.end) t.prefetch(w->entries[i + ahead].local);
+          t.handle(w->entries[i], *w);
+        }
         if (w->job != 0 && w->outstanding.fetch_sub(1, std::memory_order_acq_rel) == 1)
           send_to(self, w->driver, done_atom::value, w->job);
       },

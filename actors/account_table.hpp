@@ -49,6 +49,15 @@ class account_table {
 
   // The account at `local`, which must exist.
   account_cell& cell(std::uint32_t local);
+  // Starts loading the account at `local` into the cache, if it exists: a host handles a
+  // group's entries one after the other, and each account is a cache miss of its own.
+  void prefetch(std::uint32_t local) const {
+    const std::uint32_t c = local >> chunk_bits;
+    if (c >= chunks_.size() || chunks_[c] == nullptr) return;
+    const account_cell* a = &chunks_[c][local & (chunk_size - 1)];
+    __builtin_prefetch(&a->s.a, 1);
+    __builtin_prefetch(&a->active, 1);
+  }
   const account_state& state(std::uint32_t local) { return cell(local).s; }
   // What it holds for undecided reservations (nothing when passive).
   holds held(std::uint32_t local);
