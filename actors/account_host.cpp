@@ -99,29 +99,23 @@ void account_table::passivate(account_cell& a) {
   --active_count_;
 }
 
-// Applies every published decision on the account, in reservation order; an account
-// left holding nothing is passivated.
-void account_table::settle(account_cell& a) {
-  if (a.active == account_cell::passive) return;
+// Applies the decision on one held reservation (found by its key) and drops its hold; the
+// others keep their order. The account is passivated when it holds nothing more.
+void account_table::decide(account_cell& a, const wave_entry& e) {
+  REMIT_ASSERT(a.active != account_cell::passive);
   account_activation& act = activations_[a.active];
-  std::size_t kept = 0;
-  for (std::size_t i = 0; i < act.inflight.size(); ++i) {
-    reservation& r = act.inflight[i];
-    const decision_cell& d = *r.cell;
-    const auto state = static_cast<decision>(d.state.load(std::memory_order_acquire));
-    if (state == decision::undecided) {
-      if (kept != i) act.inflight[kept] = std::move(r);
-      ++kept;
-      continue;
-    }
-    drop_hold(act.h, r);
-    if (state == decision::commit) {
-      REMIT_ASSERT(d.amount <= r.amount || r.kind == transfer_kind::void_);
-      apply(a.s, r, d.amount);
-    }
+  auto it = act.inflight.begin();
+  while (it != act.inflight.end() && it->key != e.key) ++it;
+  REMIT_ASSERT(it != act.inflight.end());
+  drop_hold(act.h, *it);
+  if (e.verdict == decision::commit) {
+    REMIT_ASSERT(e.amount <= it->amount || it->kind == transfer_kind::void_);
+    apply(a.s, *it, e.amount);
+  } else {
+    REMIT_ASSERT(e.verdict == decision::abort);
   }
-  act.inflight.resize(kept);
-  if (kept == 0) passivate(a);
+  act.inflight.erase(it);
+  if (act.inflight.empty()) passivate(a);
 }
 
 // Reserves one leg, or says why not.
@@ -155,8 +149,7 @@ leg_reply account_table::reserve(account_cell& a, const wave_entry& e) {
   }
 
   leg_reply out;
-  reservation r{cell_ptr{e.cell}, e.key,  e.chain, e.timestamp, e.amount,
-                e.pending_amount, e.kind, e.debit};
+  reservation r{e.key, e.chain, e.timestamp, e.amount, e.pending_amount, e.kind, e.debit};
   if (e.kind == transfer_kind::plain || e.kind == transfer_kind::pending) {
     u128 amount = e.amount;
     create_transfer_result code = create_transfer_result::ok;
@@ -204,13 +197,12 @@ void account_table::adjust(account_cell& a, std::uint64_t key, u128 amount) {
     return;
   }
   // Not held any more: its transfer was decided (a later step of its chain failed at the
-  // driver) and settle() already dropped the hold it had added.
+  // driver) and its decide entry came first.
 }
 
 void account_table::handle(const wave_entry& e, wave& w) {
   if (e.op == entry_op::create) return create(e.local, w.creates_in[e.slot]);
   account_cell& a = cell(e.local);
-  settle(a);
   switch (e.op) {
     case entry_op::reserve:
       w.replies[e.slot] = reserve(a, e);
@@ -230,6 +222,9 @@ void account_table::handle(const wave_entry& e, wave& w) {
       break;
     case entry_op::adjust:
       adjust(a, e.key, e.amount);
+      break;
+    case entry_op::decide:
+      decide(a, e);
       break;
     case entry_op::create:
       break;

@@ -9,10 +9,10 @@
 // account sees exactly the sequence it would have seen as an actor of its own.
 //
 // An account is its committed state (~250 bytes) until it holds a reservation: the first
-// reservation activates it (an `activation`: its holds and undecided reservations), and the
-// settle that leaves it holding nothing passivates it. Both happen inside the host's own
-// turn, so there is no window in which a message could reach an account being passivated,
-// and nothing else ever reads the state.
+// reservation activates it (an `account_activation`: its holds and undecided reservations),
+// and the decide entry that leaves it holding nothing passivates it. Both happen inside the host's
+// own turn, so there is no window in which a message could reach an account being passivated, and
+// nothing else ever reads the state.
 //
 // A reservation checks a leg with the same rules as the serial ledger (engine/rules.hpp),
 // counting the holds of every other undecided transfer: their debits like pending debits,

@@ -13,8 +13,7 @@
 namespace remit::actors {
 
 struct reservation {
-  cell_ptr cell;  // where the driver publishes the decision
-  std::uint64_t key = 0;
+  std::uint64_t key = 0;  // names it in the decide (and adjust) entry
   std::uint64_t chain = 0;
   std::uint64_t timestamp = 0;
   u128 amount = 0;          // held amount (plain/pending) or amount to post (post)
@@ -24,7 +23,7 @@ struct reservation {
 };
 
 // What an account has while it holds reservations: its activation. An account without one
-// is only its committed state; the first reservation activates it, and the settle that
+// is only its committed state; the first reservation activates it, and the decision that
 // leaves it holding nothing passivates it again.
 struct account_activation {
   holds h;
@@ -40,7 +39,7 @@ struct account_cell {
 class account_table {
  public:
   // Applies one entry of a wave to its account (`e.local`): replies, lookups and controls go
-  // through the wave's slots. Every entry but `create` first settles the account.
+  // through the wave's slots.
   void handle(const wave_entry& e, wave& w);
 
   // Creates an account at `local`. Creations by several drivers may arrive out of order,
@@ -73,7 +72,7 @@ class account_table {
 
   account_activation& activate(account_cell& a);
   void passivate(account_cell& a);
-  void settle(account_cell& a);
+  void decide(account_cell& a, const wave_entry& e);
   leg_reply reserve(account_cell& a, const wave_entry& e);
   void adjust(account_cell& a, std::uint64_t key, u128 amount);
 

@@ -217,35 +217,30 @@ enum class entry_op : std::uint8_t {
   set_controls,  // replace the account's controls
   adjust,        // lower a held reservation to the amount decided for it (`key`, `amount`)
   create,        // a new account at `local`, its initial state in `creates_in[slot]`
+  decide,        // the decision on a held reservation (`key`, `verdict`, `amount`)
 };
 
-// The decision on one reservation. The driver creates one cell per leg; the account keeps
-// a reference while it holds the reservation and applies the decision first thing on its
-// next activation (settle). A request sent after the answer reaches the account after the
-// publication, so it always sees the effect. This replaces a commit message per leg: the
-// driver writes `amount`, then stores `state` with release; the account loads it with
-// acquire. A cell is small, so an account that is not activated again pins 48 bytes.
+// The decision on one reservation. It reaches the account as a `decide` entry of the
+// driver's next wave, sent after the round's records went to the journal and before the
+// answer: a request sent after the answer reaches the host after it, so it always sees the
+// effect, and so does a later event of the same batch (its reserve follows the decide in the
+// same wave, in the account's order).
 enum class decision : std::uint8_t { undecided = 0, commit = 1, abort = 2 };
-struct decision_cell : shared_payload {
-  std::atomic<std::uint8_t> state{0};
-  u128 amount = 0;
-};
-using cell_ptr = caf::intrusive_ptr<decision_cell>;
 
 struct wave_entry {
   entry_op op = entry_op::reserve;
   transfer_kind kind = transfer_kind::plain;
-  bool debit = false;         // which side of the transfer this account is
-  bool balancing = false;     // this side's balancing flag (reserve of plain/pending only)
-  std::uint32_t slot = 0;     // reply, lookup or controls slot
-  std::uint32_t account = 0;  // index of the entry's group (driver-side, for sorting)
-  std::uint32_t local = 0;    // the account's index in its host
-  std::uint64_t key = 0;      // reservation key, unique per engine
-  std::uint64_t chain = 0;    // linked chain id (0: none), for the per-chain overlay
+  bool debit = false;      // which side of the transfer this account is
+  bool balancing = false;  // this side's balancing flag (reserve of plain/pending only)
+  decision verdict = decision::undecided;  // decide
+  std::uint32_t slot = 0;                  // reply, lookup or controls slot
+  std::uint32_t account = 0;               // index of the entry's group (driver-side, for sorting)
+  std::uint32_t local = 0;                 // the account's index in its host
+  std::uint64_t key = 0;                   // reservation key, unique per engine
+  std::uint64_t chain = 0;                 // linked chain id (0: none), for the per-chain overlay
   std::uint64_t timestamp = 0;
-  u128 amount = 0;                // reserve: requested; adjust: decided; release: pending amount
-  u128 pending_amount = 0;        // post and void: the pending transfer's amount
-  decision_cell* cell = nullptr;  // reserve: where the decision will be published
+  u128 amount = 0;          // reserve: requested; adjust, decide: decided; release: pending amount
+  u128 pending_amount = 0;  // post and void: the pending transfer's amount
 };
 
 struct leg_reply {

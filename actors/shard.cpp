@@ -370,7 +370,7 @@ class transfer_batch final : public job {
   };
   struct leg {
     u128 account_id = 0;
-    cell_ptr cell;  // where its decision is published
+    account_address where;  // its account's host and index there
     std::uint64_t key = 0;
     std::uint32_t slot = 0;
     bool debit = false;
@@ -474,9 +474,9 @@ class transfer_batch final : public job {
       ready_.pop_front();
       advance(u);
     }
-    // The round's decisions reach the journal before the accounts can see them.
+    // The round's decisions reach the journal before the accounts can see them (the
+    // decide entries are in the wave sent below).
     journal_append(records_);
-    publish();
     if (next_.awaits_replies()) {
       count(work::round);
       current_ = next_.send(self_, id_);
@@ -495,12 +495,7 @@ class transfer_batch final : public job {
                 bool balancing, u128 amount, u128 pending_amount) {
     const transfer& t = req_->transfers[e];
     leg& l = un.legs[un.leg_count++];
-    l = leg{account_id,
-            caf::make_counted<decision_cell>(),
-            self_->state.unique(),
-            next_.add_reply_slot(),
-            debit,
-            0};
+    l = leg{account_id, acct.where, self_->state.unique(), next_.add_reply_slot(), debit, 0};
     wave_entry w;
     w.op = entry_op::reserve;
     w.kind = kind_of(t);
@@ -512,19 +507,16 @@ class transfer_batch final : public job {
     w.timestamp = req_->timestamp_base + e;
     w.amount = amount;
     w.pending_amount = pending_amount;
-    w.cell = l.cell.get();
     next_.add(acct.where, w);
   }
 
   void emit_adjust(const leg& l, u128 amount) {
-    const dir_entry* acct = account_of(l.account_id);
-    REMIT_ASSERT(acct != nullptr);
     wave_entry w;
     w.op = entry_op::adjust;
     w.debit = l.debit;
     w.key = l.key;
     w.amount = amount;
-    next_.add(acct->where, w);
+    next_.add(l.where, w);
   }
 
   // Starts the current event of unit u: either it is answered at once (it fails here, or
@@ -718,20 +710,20 @@ class transfer_batch final : public job {
     complete(u);
   }
 
-  // Queues the decision on every reservation the unit holds; they are published at the
-  // end of the round, after the round's records went to the journal.
+  // Queues the decision on every reservation the unit holds, as decide entries of the next
+  // wave: it goes out at the end of the round, after the round's records went to the
+  // journal, ahead of any later entry for the same accounts.
   void decide(unit& un, decision d) {
-    for (leg& l : un.held) {
-      l.cell->amount = l.amount;
-      to_publish_.emplace_back(std::move(l.cell), d);
+    for (const leg& l : un.held) {
+      wave_entry w;
+      w.op = entry_op::decide;
+      w.verdict = d;
+      w.debit = l.debit;
+      w.key = l.key;
+      w.amount = l.amount;
+      next_.add(l.where, w);
     }
     un.held.clear();
-  }
-
-  void publish() {
-    for (const auto& [cell, d] : to_publish_)
-      cell->state.store(static_cast<std::uint8_t>(d), std::memory_order_release);
-    to_publish_.clear();
   }
 
   void fail(std::uint32_t u, std::uint32_t e, ctr code) {
@@ -795,7 +787,6 @@ class transfer_batch final : public job {
   std::deque<std::uint32_t> ready_;
   std::vector<std::uint32_t> in_flight_;
   std::size_t done_ = 0;
-  std::vector<std::pair<cell_ptr, decision>> to_publish_;
   wave_builder next_;
   wave_ptr current_;
 };

@@ -1,5 +1,5 @@
 // The accounts of one host, driven directly (no actors): creation out of order, the
-// lifecycle of an activation (the first reservation activates an account, the settle that
+// lifecycle of an activation (the first reservation activates an account, the decision that
 // leaves it holding nothing passivates it, and an account is never passivated while it
 // holds a reservation), holds across that lifecycle, and per-account order when the
 // entries of several accounts interleave in one wave.
@@ -27,9 +27,8 @@ class wave_runner {
  public:
   explicit wave_runner(account_table& t) : t_(t) { w_ = caf::make_counted<wave>(); }
 
-  // A reservation of one leg; its decision cell is returned to decide it later.
-  cell_ptr reserve(std::uint32_t local, bool debit, u128 amount, std::uint64_t chain = 0) {
-    cell_ptr c = caf::make_counted<decision_cell>();
+  // A reservation of one leg; its key is returned to decide it later.
+  std::uint64_t reserve(std::uint32_t local, bool debit, u128 amount, std::uint64_t chain = 0) {
     wave_entry e;
     e.op = entry_op::reserve;
     e.kind = transfer_kind::plain;
@@ -40,11 +39,18 @@ class wave_runner {
     e.chain = chain;
     e.timestamp = 1;
     e.amount = amount;
-    e.cell = c.get();
     w_->replies.emplace_back();
     w_->entries.push_back(e);
-    cells_.push_back(c);  // the driver's reference: a wave entry holds a plain pointer
-    return c;
+    return e.key;
+  }
+  void decide(std::uint32_t local, std::uint64_t key, decision d, u128 amount) {
+    wave_entry e;
+    e.op = entry_op::decide;
+    e.local = local;
+    e.key = key;
+    e.verdict = d;
+    e.amount = amount;
+    w_->entries.push_back(e);
   }
   void lookup(std::uint32_t local) {
     wave_entry e;
@@ -73,14 +79,8 @@ class wave_runner {
  private:
   account_table& t_;
   wave_ptr w_;
-  std::vector<cell_ptr> cells_;
   std::uint64_t key_ = 0;
 };
-
-void decide(const cell_ptr& c, decision d, u128 amount) {
-  c->amount = amount;
-  c->state.store(static_cast<std::uint8_t>(d), std::memory_order_release);
-}
 
 TEST(account_table, creations_out_of_order_each_keep_their_own_state) {
   account_table t;
@@ -97,12 +97,12 @@ TEST(account_table, creations_out_of_order_each_keep_their_own_state) {
   EXPECT_EQ(t.active_count(), 0u);
 }
 
-TEST(account_table, a_reservation_activates_and_its_settled_decision_passivates) {
+TEST(account_table, a_reservation_activates_and_its_decision_passivates) {
   account_table t;
   wave_runner r(t);
   r.create(0, state_of(1, 100));
   r.run();
-  const cell_ptr c = r.reserve(0, true, 40);
+  const std::uint64_t k = r.reserve(0, true, 40);
   const wave_ptr w = r.run();
   EXPECT_EQ(w->replies[0].code, ctr::ok);
   EXPECT_TRUE(t.is_active(0));
@@ -110,8 +110,8 @@ TEST(account_table, a_reservation_activates_and_its_settled_decision_passivates)
   EXPECT_EQ(t.held(0).debits, 40u);
   EXPECT_EQ(t.state(0).a.debits_posted, 0u) << "not applied before its decision";
 
-  decide(c, decision::commit, 40);
-  r.lookup(0);  // the next entry for the account settles it first
+  r.decide(0, k, decision::commit, 40);
+  r.lookup(0);
   const wave_ptr after = r.run();
   EXPECT_FALSE(t.is_active(0));
   EXPECT_EQ(t.active_count(), 0u);
@@ -124,13 +124,13 @@ TEST(account_table, an_account_holding_a_reservation_stays_active_and_its_hold_c
   wave_runner r(t);
   r.create(0, state_of(1, 100, account_flags::debits_must_not_exceed_credits));
   r.run();
-  const cell_ptr first = r.reserve(0, true, 60);
-  const cell_ptr second = r.reserve(0, true, 30);
+  const std::uint64_t first = r.reserve(0, true, 60);
+  const std::uint64_t second = r.reserve(0, true, 30);
   ASSERT_EQ(r.run()->replies[1].code, ctr::ok);
 
   // The first is decided (aborted); the second still holds 30, so the account stays active
   // and a debit of 80 fails on the 30 held by the other transfer (escrow).
-  decide(first, decision::abort, 0);
+  r.decide(0, first, decision::abort, 0);
   r.reserve(0, true, 80);
   const wave_ptr w = r.run();
   EXPECT_EQ(w->replies[0].code, ctr::exceeds_credits);
@@ -138,7 +138,7 @@ TEST(account_table, an_account_holding_a_reservation_stays_active_and_its_hold_c
   EXPECT_EQ(t.held(0).debits, 30u);
 
   // Once the second is decided too, the account passivates with the committed 30.
-  decide(second, decision::commit, 30);
+  r.decide(0, second, decision::commit, 30);
   r.lookup(0);
   const wave_ptr after = r.run();
   EXPECT_FALSE(t.is_active(0));
@@ -154,12 +154,11 @@ TEST(account_table, activation_records_are_reused_after_passivation) {
   // Rounds of reservations on every account, each decided before the next round: no more
   // than one round's worth of activation records is ever allocated.
   for (int round = 0; round < 20; ++round) {
-    std::vector<cell_ptr> cells;
-    for (std::uint32_t i = 0; i < accounts; ++i) cells.push_back(r.reserve(i, false, 1));
+    std::vector<std::uint64_t> keys;
+    for (std::uint32_t i = 0; i < accounts; ++i) keys.push_back(r.reserve(i, false, 1));
     r.run();
     EXPECT_EQ(t.active_count(), accounts);
-    for (const cell_ptr& c : cells) decide(c, decision::commit, 1);
-    for (std::uint32_t i = 0; i < accounts; ++i) r.lookup(i);
+    for (std::uint32_t i = 0; i < accounts; ++i) r.decide(i, keys[i], decision::commit, 1);
     r.run();
     EXPECT_EQ(t.active_count(), 0u);
   }
