@@ -68,9 +68,24 @@ struct shard_state {
   id_map<std::uint32_t> wanted_transfers;  // key -> waiting claims that name it
   id_map<std::uint32_t> wanted_accounts;
   std::map<std::uint32_t, ledger_stats> stats;
-  id_map<std::uint32_t> history_index;
-  std::vector<std::vector<std::uint32_t>> histories;  // record indices by timestamp
-  std::uint64_t history_ts_max = 0;                   // of every record in a history
+  // Each account's history is a list threaded through its records, newest first: the
+  // index maps an account to its newest record, and each record links to the next older
+  // one of its debit account and of its credit account (`history_links`, parallel to
+  // `records`). An append reads nothing but the index.
+  struct history_link {
+    std::uint32_t older_debit = no_record;   // in the debit account's history
+    std::uint32_t older_credit = no_record;  // in the credit account's history
+  };
+  static constexpr std::uint32_t no_record = UINT32_MAX;
+  id_map<std::uint32_t> history_index;  // account id -> its newest record
+  std::vector<history_link> history_links;
+  std::uint64_t history_ts_max = 0;  // of every record in a history
+
+  // The next older record after `record` in the history of `account_id` (a side of it).
+  std::uint32_t& older(std::uint32_t record, u128 account_id) {
+    history_link& l = history_links[record];
+    return records[record].t.debit_account_id == account_id ? l.older_debit : l.older_credit;
+  }
   using expiry_entry = std::pair<std::uint64_t, std::uint32_t>;
   std::priority_queue<expiry_entry, std::vector<expiry_entry>, std::greater<>> expiries;
 
@@ -1201,31 +1216,33 @@ void grant_waiting(shard_pointer self) {
 }
 
 void add_history(shard_state& st, u128 account_id, std::uint32_t record) {
-  std::uint32_t* h = st.history_index.find(account_id);
-  if (h == nullptr) {
-    st.history_index.insert(account_id, static_cast<std::uint32_t>(st.histories.size()));
-    st.histories.emplace_back();
-    h = st.history_index.find(account_id);
+  std::uint32_t* newest = st.history_index.find(account_id);
+  if (newest == nullptr) {
+    st.history_index.insert(account_id, record);
+    return;  // its links are no_record already
   }
-  auto& list = st.histories[*h];
   // Batches in flight together may release out of timestamp order: insert in place. A
-  // record no older than every record so far goes at the end without reading the others
-  // (a cache miss each).
+  // record no older than every record so far goes first without reading the others (a
+  // cache miss each).
   const std::uint64_t ts = st.records[record].t.timestamp;
   if (ts >= st.history_ts_max) {
     st.history_ts_max = ts;
-    list.push_back(record);
+    st.older(record, account_id) = *newest;
+    *newest = record;
     return;
   }
-  auto pos = list.end();
-  while (pos != list.begin() && st.records[*(pos - 1)].t.timestamp > ts) --pos;
-  list.insert(pos, record);
+  std::uint32_t* link = newest;  // the link that will point at the record
+  while (*link != shard_state::no_record && st.records[*link].t.timestamp > ts)
+    link = &st.older(*link, account_id);
+  st.older(record, account_id) = *link;
+  *link = record;
 }
 
 // Stores a transfer this shard owns, with its history, stats and expiry.
 void add_record(shard_state& st, const transfer_record& rec) {
   const auto idx = static_cast<std::uint32_t>(st.records.size());
   st.records.push_back(rec);
+  st.history_links.emplace_back();
   const bool inserted = st.record_index.insert(rec.t.id, idx);
   REMIT_ASSERT(inserted);
   add_history(st, rec.t.debit_account_id, idx);
@@ -1289,19 +1306,23 @@ void answer_query(shard_pointer self, shard_query& q) {
       break;
     case shard_query::kind::history: {
       const account_filter& f = q.filter;
-      const std::uint32_t* h = f.account_id == 0 ? nullptr : st.history_index.find(f.account_id);
-      if (h == nullptr) break;
-      const auto& list = st.histories[*h];
+      const std::uint32_t* newest =
+          f.account_id == 0 ? nullptr : st.history_index.find(f.account_id);
+      if (newest == nullptr) break;
       const bool reversed = (f.flags & account_filter_flags::reversed) != 0;
       const auto take = [&](std::uint32_t idx) {
         const transfer& t = st.records[idx].t;
         if (filter_matches(f, t)) q.out.push_back(t);
         return q.out.size() < f.limit;
       };
-      if (reversed) {
+      if (reversed) {  // newest first: the list's own order
+        for (std::uint32_t r = *newest; r != shard_state::no_record && take(r);)
+          r = st.older(r, f.account_id);
+      } else {  // oldest first: the list is walked once, then read backwards
+        std::vector<std::uint32_t> list;
+        for (std::uint32_t r = *newest; r != shard_state::no_record; r = st.older(r, f.account_id))
+          list.push_back(r);
         for (auto it = list.rbegin(); it != list.rend() && take(*it);) ++it;
-      } else {
-        for (auto it = list.begin(); it != list.end() && take(*it);) ++it;
       }
       break;
     }
