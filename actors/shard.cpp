@@ -11,6 +11,7 @@
 
 #include "actors/account_host.hpp"
 #include "engine/assert.hpp"
+#include "engine/chunked_vector.hpp"
 
 namespace remit::actors {
 
@@ -57,7 +58,7 @@ struct shard_state {
   id_map<dir_entry> directory;
 
   // Owner side.
-  std::vector<transfer_record> records;
+  chunked_vector<transfer_record> records;  // stored transfers, by index
   id_map<std::uint32_t> record_index;
   id_map<ctr> failed;
   std::vector<account> account_records;
@@ -78,7 +79,7 @@ struct shard_state {
   };
   static constexpr std::uint32_t no_record = UINT32_MAX;
   id_map<std::uint32_t> history_index;  // account id -> its newest record
-  std::vector<history_link> history_links;
+  chunked_vector<history_link> history_links;
   std::uint64_t history_ts_max = 0;  // of every record in a history
 
   // The next older record after `record` in the history of `account_id` (a side of it).

@@ -1,0 +1,54 @@
+// chunked_vector: a growing array in fixed chunks that never move.
+//
+// For the large append-only tables of an owner (stored transfers, their history links): a
+// std::vector that doubles copies every element and holds the old and the new array at once
+// (three times the live size at the peak, and every page of the new one cleared by the
+// kernel), where this allocates one chunk at a time and never copies. Indexing is a shift
+// and a mask. Not thread-safe: it has one owner, like every piece of engine state.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "engine/assert.hpp"
+
+namespace remit {
+
+template <class T, std::size_t ChunkBits = 14>
+class chunked_vector {
+ public:
+  static constexpr std::size_t chunk_size = std::size_t{1} << ChunkBits;
+
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+  T& operator[](std::size_t i) {
+    REMIT_ASSERT(i < size_);
+    return chunks_[i >> ChunkBits][i & (chunk_size - 1)];
+  }
+  const T& operator[](std::size_t i) const {
+    return const_cast<chunked_vector*>(this)->operator[](i);
+  }
+
+  T& push_back(const T& v) {
+    T& slot = grow();
+    slot = v;
+    return slot;
+  }
+  // Appends a value-initialized element.
+  T& emplace_back() { return grow(); }
+
+ private:
+  T& grow() {
+    const std::size_t c = size_ >> ChunkBits;
+    if (c == chunks_.size()) chunks_.push_back(std::make_unique<T[]>(chunk_size));
+    return chunks_[c][size_++ & (chunk_size - 1)];
+  }
+
+  std::vector<std::unique_ptr<T[]>> chunks_;
+  std::size_t size_ = 0;
+};
+
+}  // namespace remit

@@ -1,0 +1,45 @@
+// chunked_vector: indexing across chunk boundaries, value-initialized appends, and
+// elements that stay where they are while the array grows.
+#include <gtest/gtest.h>
+
+#include "engine/chunked_vector.hpp"
+
+namespace remit {
+namespace {
+
+TEST(engine_chunked_vector, holds_every_element_across_chunks) {
+  chunked_vector<std::uint64_t, 3> v;  // chunks of 8
+  EXPECT_TRUE(v.empty());
+  for (std::uint64_t i = 0; i < 100; ++i) v.push_back(i * i);
+  ASSERT_EQ(v.size(), 100u);
+  for (std::uint64_t i = 0; i < 100; ++i) EXPECT_EQ(v[i], i * i) << i;
+  v[57] = 7;
+  EXPECT_EQ(v[57], 7u);
+  EXPECT_EQ(v[56], 56u * 56u);
+}
+
+TEST(engine_chunked_vector, emplace_back_value_initializes) {
+  struct pair {
+    std::uint32_t a = 11;
+    std::uint32_t b = 22;
+  };
+  chunked_vector<pair, 2> v;
+  for (int i = 0; i < 9; ++i) {
+    pair& p = v.emplace_back();
+    EXPECT_EQ(p.a, 11u);
+    EXPECT_EQ(p.b, 22u);
+  }
+  EXPECT_EQ(v.size(), 9u);
+}
+
+TEST(engine_chunked_vector, elements_do_not_move_when_it_grows) {
+  chunked_vector<std::uint64_t, 4> v;
+  v.push_back(1);
+  const std::uint64_t* first = &v[0];
+  for (std::uint64_t i = 0; i < 10'000; ++i) v.push_back(i);
+  EXPECT_EQ(first, &v[0]);
+  EXPECT_EQ(*first, 1u);
+}
+
+}  // namespace
+}  // namespace remit
