@@ -93,6 +93,31 @@ def scheduler(load, sanitized):
            "checked" if sanitized == "0" else "not checked under a sanitizer", d["late"]))
 
 
+def costs(load, sanitized):
+    """What a transfer costs the embedded engine at batch 8190, in counts, not time: the
+    accounts live on a few hosts, so a round is one message per host, not one per leg (2
+    per transfer when each account was an actor of its own), and decisions travel in the
+    waves, not in a heap cell per leg (10 allocations per transfer before)."""
+    d, out = run_load(load, ["--target", "embedded", "--accounts", "20000", "--transfers",
+                             "200000", "--batch", "8190", "--json"])
+    print(out)
+    c = d["per_transfer"]
+    if c["messages"] > 0.05:
+        fail("%.3f messages per transfer (at most 0.05)" % c["messages"])
+    if c["account_activations"] > 0.05:
+        fail("%.3f account-host activations per transfer (at most 0.05)" %
+             c["account_activations"])
+    if sanitized == "0":
+        if "allocations" not in c:
+            fail("no allocation count: the counting hook is not linked into remit-load")
+        if c["allocations"] > 5:
+            fail("%.2f heap allocations per transfer (at most 5)" % c["allocations"])
+    elif "allocations" in c:
+        fail("an allocation count under a sanitizer, whose allocator the hook would replace")
+    print("costs: %.3f messages, %.3f activations, %s allocations per transfer" %
+          (c["messages"], c["account_activations"], c.get("allocations", "(not counted)")))
+
+
 def stall(load):
     d, out = run_load(load, ["--target", "sim", "--accounts", "1000", "--batch", "1",
                              "--rate", "2000", "--seconds", "3", "--sim-stall", "300@1",
@@ -436,6 +461,8 @@ def main():
 def run(what):
     if what == "scheduler":
         timed(scheduler, sys.argv[2], sys.argv[3])
+    elif what == "costs":
+        costs(sys.argv[2], sys.argv[3])
     elif what == "stall":
         timed(stall, sys.argv[2])
     elif what == "find_max":
