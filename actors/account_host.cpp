@@ -245,6 +245,9 @@ using host_pointer = account_host::stateful_pointer<account_host_state>;
 // null tuple pointer, which UBSan reports.
 account_host::behavior_type host_behavior(host_pointer self, std::uint32_t index) {
   self->state.index = index;
+  // The engine stops its hosts with an exit message; the state is destroyed after it, and
+  // that must come after every activation for ThreadSanitizer too (messages.hpp).
+  open_exit_activation(self);
   return {
       [self](step_atom, const wave_ptr& w, const std::uint32_t& group) {
         const auto handoff = received(self);
