@@ -13,7 +13,8 @@ The bounds are directions that a broken scheduler misses by far, not tight timin
 host of this virtual machine stalls it for milliseconds now and then (a few percent of the
 sends late by 1-5 ms on an idle machine), and such figures belong in docs/LOAD.md.
   find_max   REMIT_LOAD DIR         a target that serves 5,000/s (latency jumps above it):
-             --find-max --slo p99=5ms finds the knee within 10%.
+             --find-max --slo p99=20ms finds the knee within 10% (20 ms: far above
+             this machine's noise floor, far below the queue past the knee).
   report     REMIT_LOAD DIR [REMITD]  two processes (--id 0/1 --of 2) with --report, then
              `merge`: the .hgrm reads back into the histogram's percentiles, the merge is
              exact, report.html is well-formed and holds every series, and a headless
@@ -141,7 +142,7 @@ def stall(load):
 def find_max(load, work):
     rep = os.path.join(work, "find-max")
     d, out = run_load(load, ["--target", "sim", "--sim-capacity", "5000", "--accounts", "1000",
-                             "--batch", "1", "--find-max", "--slo", "p99=5ms", "--step-seconds",
+                             "--batch", "1", "--find-max", "--slo", "p99=20ms", "--step-seconds",
                              "1", "--rate", "1000", "--realtime", "--json", "--report", rep])
     print(out)
     with open(os.path.join(rep, "run.json")) as f:
