@@ -63,8 +63,15 @@ TEST(overload_test, requests_past_the_limit_are_refused_at_once) {
     a->at_once = a->calls.load() > 0;
     max_inflight = std::max<std::size_t>(max_inflight, eng.inflight_requests());
     batches.push_back(std::move(batch));
-    // Now and then a pause, so that calls are answered and slots free up again.
-    if (c % 100 == 99) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    // Now and then a pause until a slot is free again (a call answered), so that later
+    // calls are executed too: waiting for it, not for a fixed time, which a slow build on
+    // a busy machine may not give (CI under TSan once executed only the first 4).
+    if (c % 100 == 99) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (eng.inflight_requests() >= cfg.inflight_requests_max &&
+             std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
   }
   ASSERT_TRUE(wait_for(answers)) << "calls never answered";
   EXPECT_TRUE(wait_idle(eng));
