@@ -1564,10 +1564,10 @@ void print_report(const options& o, const load_source& gen, std::size_t outstand
   const double per_account = rep.accounts_found != 0 ? static_cast<double>(peak_rss) /
                                                            static_cast<double>(rep.accounts_found)
                                                      : 0;
-  std::printf(
-      "memory       peak resident %.1f MB, %.0f bytes per account (the whole process: "
-      "the target and remit-load's own tables)\n",
-      static_cast<double>(peak_rss) / 1e6, per_account);
+  const bool in_process = o.target == "embedded" || o.target == "reference";
+  std::printf("memory       peak resident %.1f MB, %.0f bytes per account (this process: %s)\n",
+              static_cast<double>(peak_rss) / 1e6, per_account,
+              in_process ? "the target and remit-load's own tables" : "remit-load alone");
   if (!rep.per_transfer.empty()) {
     std::printf("per transfer");
     for (const auto& [k, v] : rep.per_transfer.items()) {
