@@ -39,10 +39,6 @@ std::uint64_t system_clock_ns() {
                                         std::chrono::system_clock::now().time_since_epoch())
                                         .count());
 }
-
-std::uint32_t account_host_count(const engine_config& c) {
-  return c.account_hosts != 0 ? c.account_hosts : 8 * c.threads;
-}
 }  // namespace
 
 namespace actors {
@@ -123,7 +119,7 @@ engine::engine(engine_config cfg) : cfg_(std::move(cfg)) {
     impl_->writer->attach(impl_->journal);
   }
   std::vector<caf::actor> all;
-  impl_->hosts = std::make_shared<actors::account_hosts>(impl_->system, account_host_count(cfg_));
+  impl_->hosts = std::make_shared<actors::account_hosts>(impl_->system, cfg_.account_host_count());
   for (std::uint32_t i = 0; i < cfg_.shards; ++i) {
     actors::shard_config sc;
     sc.index = i;

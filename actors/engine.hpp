@@ -56,6 +56,10 @@ struct engine_config {
   // the accounts placed on it, one at a time. More hosts run more accounts in parallel and
   // cost more messages per round of a large batch. 0: 8 per worker thread.
   std::uint32_t account_hosts = 0;
+  // The number of hosts the engine spawns (account_hosts, or its default).
+  std::uint32_t account_host_count() const {
+    return account_hosts != 0 ? account_hosts : 8 * threads;
+  }
   // The scheduler: "remit" (actors/scheduler.hpp: one FIFO queue, idle workers spin for
   // `spin_us` before they sleep, no allocation per scheduled actor), or CAF's own "sharing"
   // (one FIFO queue: bounded tail latency) or "stealing" (per-worker LIFO deques: more

@@ -385,7 +385,6 @@ class transfer_batch final : public job {
     bool new_failure = false;
   };
   struct leg {
-    u128 account_id = 0;
     account_address where;  // its account's host and index there
     std::uint64_t key = 0;
     std::uint32_t slot = 0;
@@ -507,11 +506,11 @@ class transfer_batch final : public job {
     return id == 0 ? nullptr : self_->state.directory.find(id);
   }
 
-  void emit_leg(unit& un, std::uint32_t e, const dir_entry& acct, u128 account_id, bool debit,
-                bool balancing, u128 amount, u128 pending_amount) {
+  void emit_leg(unit& un, std::uint32_t e, const dir_entry& acct, bool debit, bool balancing,
+                u128 amount, u128 pending_amount) {
     const transfer& t = req_->transfers[e];
     leg& l = un.legs[un.leg_count++];
-    l = leg{account_id, acct.where, self_->state.unique(), next_.add_reply_slot(), debit, 0};
+    l = leg{acct.where, self_->state.unique(), next_.add_reply_slot(), debit, 0};
     wave_entry w;
     w.op = entry_op::reserve;
     w.kind = kind_of(t);
@@ -567,14 +566,14 @@ class transfer_batch final : public job {
       const bool bc = (t.flags & transfer_flags::balancing_credit) != 0;
       if (!bd && !bc) {
         un.phase = 1;
-        emit_leg(un, e, *dr, t.debit_account_id, true, false, t.amount, 0);
-        emit_leg(un, e, *cr, t.credit_account_id, false, false, t.amount, 0);
+        emit_leg(un, e, *dr, true, false, t.amount, 0);
+        emit_leg(un, e, *cr, false, false, t.amount, 0);
       } else if (bc) {
         un.phase = 2;  // the credit side first; the debit side then gets what it allowed
-        emit_leg(un, e, *cr, t.credit_account_id, false, true, t.amount, 0);
+        emit_leg(un, e, *cr, false, true, t.amount, 0);
       } else {
         un.phase = 2;
-        emit_leg(un, e, *dr, t.debit_account_id, true, true, t.amount, 0);
+        emit_leg(un, e, *dr, true, true, t.amount, 0);
       }
       in_flight_.push_back(u);
       return;
@@ -590,8 +589,8 @@ class transfer_batch final : public job {
     const dir_entry* cr = account_of(p.credit_account_id);
     REMIT_ASSERT(dr != nullptr && cr != nullptr);
     un.phase = 1;
-    emit_leg(un, e, *dr, p.debit_account_id, true, false, posted, p.amount);
-    emit_leg(un, e, *cr, p.credit_account_id, false, false, posted, p.amount);
+    emit_leg(un, e, *dr, true, false, posted, p.amount);
+    emit_leg(un, e, *cr, false, false, posted, p.amount);
     in_flight_.push_back(u);
   }
 
@@ -613,7 +612,7 @@ class transfer_batch final : public job {
       const dir_entry* acct = account_of(id);
       REMIT_ASSERT(acct != nullptr);
       un.leg_count = 1;
-      emit_leg(un, e, *acct, id, second_is_debit, second_balancing, un.first_reply.amount, 0);
+      emit_leg(un, e, *acct, second_is_debit, second_balancing, un.first_reply.amount, 0);
       in_flight_.push_back(u);
       return;
     }
@@ -650,7 +649,7 @@ class transfer_batch final : public job {
         un.leg_count = 0;
         const dir_entry* acct = account_of(t.credit_account_id);
         REMIT_ASSERT(acct != nullptr);
-        emit_leg(un, e, *acct, t.credit_account_id, false, false, second.amount, 0);
+        emit_leg(un, e, *acct, false, false, second.amount, 0);
         in_flight_.push_back(u);
         return;
       }

@@ -1003,6 +1003,14 @@ std::uint64_t peak_rss_bytes() {
   return static_cast<std::uint64_t>(u.ru_maxrss) * 1024;  // KiB on Linux
 }
 
+// The account hosts the embedded engine of these options spawns.
+std::uint32_t engine_host_count(const options& o) {
+  engine_config c;
+  c.threads = o.threads;
+  c.account_hosts = o.account_hosts;
+  return c.account_host_count();
+}
+
 double seconds_since(time_point t0) {
   return std::chrono::duration<double>(steady::now() - t0).count();
 }
@@ -1518,8 +1526,7 @@ void print_report(const options& o, const load_source& gen, std::size_t outstand
     std::printf(
         "engine       %u shards, %u threads, %u account hosts, scheduler %s%s, "
         "durability %s%s%s%s\n",
-        o.shards, o.threads, o.account_hosts != 0 ? o.account_hosts : 8 * o.threads,
-        o.scheduler.c_str(),
+        o.shards, o.threads, engine_host_count(o), o.scheduler.c_str(),
         o.scheduler == "remit" ? (" (spin " + std::to_string(o.spin_engine_us) + " us)").c_str()
                                : "",
         o.durability.c_str(), o.durability == "on" ? ", journal in " : "",
