@@ -22,6 +22,12 @@
 //
 // Every shard also keeps a replica of the account directory (id -> host, index there, ledger),
 // updated by every account creation before it is answered, so drivers route legs without asking.
+//
+// The parts, one file each in actors/shard/: owner_store (what an owner keeps; no actors),
+// claim_table (the owner side of claims; no actors), plan (a batch's conflict order, a pure
+// function), driver (the shard's state, the job base and a job's claims), wave_builder, and
+// the jobs: transfer_batch, account_jobs, query_job. shard.cpp is the behaviour that joins
+// them.
 #pragma once
 
 #include <cstdint>
