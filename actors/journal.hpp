@@ -55,7 +55,7 @@ class journal_writer {
   journal_writer& operator=(const journal_writer&) = delete;
 
   // Opens the first file; false with `why` if it cannot.
-  bool start(std::string& why);
+  [[nodiscard]] bool start(std::string& why);
   void attach(journal_actor actor) { actor_ = std::move(actor); }
   // Hands over one group (records first_lsn..last_lsn). The actor submits one at a time.
   void submit(std::vector<std::byte>&& group, std::uint64_t first_lsn, std::uint64_t last_lsn,
@@ -63,7 +63,7 @@ class journal_writer {
   // Waits for the group in hand and the snapshot in progress, then stops the threads.
   void stop();
   // After stop: a last snapshot of everything written, so the next start replays nothing.
-  bool final_snapshot(std::string& why);
+  [[nodiscard]] bool final_snapshot(std::string& why);
 
   const journal_counters& counters() const { return counters_; }
 

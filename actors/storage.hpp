@@ -68,9 +68,9 @@ class journal_files {
   journal_files& operator=(const journal_files&) = delete;
 
   // Starts journal-<first_lsn>.rmj (closing the current file) and makes its name durable.
-  bool open_new(std::uint64_t first_lsn, std::string& why);
-  bool append(std::span<const std::byte> data, std::string& why);
-  bool sync(std::string& why);
+  [[nodiscard]] bool open_new(std::uint64_t first_lsn, std::string& why);
+  [[nodiscard]] bool append(std::span<const std::byte> data, std::string& why);
+  [[nodiscard]] bool sync(std::string& why);
   std::uint64_t current_size() const { return size_; }
 
  private:
@@ -96,32 +96,34 @@ struct recovery_report {
 // last file is cut off (the file is truncated to its valid prefix). Returns false with `why`
 // naming the file and offset on damage before the tail, or on a gap in the LSNs.
 // `faults`, if given, receives the durability steps (the cut, removed leftovers).
-bool recover(const std::string& dir, reference_ledger& out, recovery_report& report,
-             std::string& why, const storage_faults* faults = nullptr);
+[[nodiscard]] bool recover(const std::string& dir, reference_ledger& out, recovery_report& report,
+                           std::string& why, const storage_faults* faults = nullptr);
 
 // Builds snapshot-<L>.rms from the newest snapshot and every journal file that starts at or
 // before `first_lsn_not_covered` - 1 (the files before the one being written), then removes
 // the files and the older snapshots it covers. L is the last LSN of those files. Returns
 // false with `why` on any failure (nothing is removed then).
-bool build_snapshot(const std::string& dir, std::uint64_t first_lsn_not_covered, std::uint64_t& lsn,
-                    std::string& why, const storage_faults* faults = nullptr);
+[[nodiscard]] bool build_snapshot(const std::string& dir, std::uint64_t first_lsn_not_covered,
+                                  std::uint64_t& lsn, std::string& why,
+                                  const storage_faults* faults = nullptr);
 
 // Writes `state`, just recovered from `dir` up to `last_lsn` and before any new record, as
 // snapshot-<last_lsn>.rms, then removes the journal files and older snapshots it covers.
 // The engine calls it at start-up when recovery replayed a long tail: snapshots are built
 // in the background at file rolls, and a process that keeps crashing sooner than one
 // completes would otherwise replay an ever longer journal at every start.
-bool snapshot_recovered(const std::string& dir, const reference_ledger& state,
-                        std::uint64_t last_lsn, std::string& why,
-                        const storage_faults* faults = nullptr);
+[[nodiscard]] bool snapshot_recovered(const std::string& dir, const reference_ledger& state,
+                                      std::uint64_t last_lsn, std::string& why,
+                                      const storage_faults* faults = nullptr);
 
 // Writes `data` as `name` in `dir` atomically: temporary file, fsync, rename, fsync of dir.
-bool write_file_atomically(const std::string& dir, const std::string& name,
-                           std::span<const std::byte> data, std::string& why,
-                           const storage_faults* faults = nullptr);
+[[nodiscard]] bool write_file_atomically(const std::string& dir, const std::string& name,
+                                         std::span<const std::byte> data, std::string& why,
+                                         const storage_faults* faults = nullptr);
 
 // The whole contents of a file.
-bool read_file(const std::string& path, std::vector<std::byte>& out, std::string& why);
+[[nodiscard]] bool read_file(const std::string& path, std::vector<std::byte>& out,
+                             std::string& why);
 
 // Journal and snapshot files of a directory, sorted by LSN.
 struct listing {
@@ -129,7 +131,7 @@ struct listing {
   std::vector<std::pair<std::uint64_t, std::string>> snapshots;  // LSN, name
   std::vector<std::string> leftovers;  // temporary files of interrupted snapshot writes
 };
-bool list_dir(const std::string& dir, listing& out, std::string& why);
+[[nodiscard]] bool list_dir(const std::string& dir, listing& out, std::string& why);
 
 }  // namespace storage
 }  // namespace remit

@@ -106,8 +106,8 @@ struct record_view {
 
 // Checks one record at `offset` of `data`: whole, magic, type, length, CRC. Returns false
 // (and says why in `why`) when it is not a valid record.
-bool parse_record(std::span<const std::byte> data, std::uint64_t offset, record_view& out,
-                  std::string* why = nullptr);
+[[nodiscard]] bool parse_record(std::span<const std::byte> data, std::uint64_t offset,
+                                record_view& out, std::string* why = nullptr);
 
 // The outcome of scanning one file.
 struct scan_result {
@@ -127,7 +127,8 @@ template <class Visit>
 scan_result scan(std::span<const std::byte> data, std::uint64_t expected_lsn, Visit&& visit);
 
 // Whether a valid record of a group later than `lsn` starts anywhere at or after `from`.
-bool later_group_follows(std::span<const std::byte> data, std::uint64_t from, std::uint64_t lsn);
+[[nodiscard]] bool later_group_follows(std::span<const std::byte> data, std::uint64_t from,
+                                       std::uint64_t lsn);
 
 template <class Visit>
 scan_result scan(std::span<const std::byte> data, std::uint64_t expected_lsn, Visit&& visit) {
@@ -168,7 +169,7 @@ scan_result scan(std::span<const std::byte> data, std::uint64_t expected_lsn, Vi
 std::string journal_file_name(std::uint64_t first_lsn);
 std::string snapshot_file_name(std::uint64_t lsn);
 // Parses a name made by the functions above; false for anything else.
-bool parse_journal_file_name(const std::string& name, std::uint64_t& first_lsn);
-bool parse_snapshot_file_name(const std::string& name, std::uint64_t& lsn);
+[[nodiscard]] bool parse_journal_file_name(const std::string& name, std::uint64_t& first_lsn);
+[[nodiscard]] bool parse_snapshot_file_name(const std::string& name, std::uint64_t& lsn);
 
 }  // namespace remit::journal

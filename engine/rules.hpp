@@ -110,11 +110,11 @@ enum class pending_state : std::uint8_t { none, pending, posted, voided, expired
 // ---------------------------------------------------------------------------------------
 // Checks on the event alone
 
-create_account_result validate_account(const account& a);
-create_transfer_result validate_transfer(const transfer& t);
+[[nodiscard]] create_account_result validate_account(const account& a);
+[[nodiscard]] create_transfer_result validate_transfer(const transfer& t);
 
 // `exists` or the first `exists_with_different_*` in numeric order.
-create_account_result compare_existing(const account& existing, const account& sent);
+[[nodiscard]] create_account_result compare_existing(const account& existing, const account& sent);
 
 // The fields of a stored transfer as the client sent them, for the `exists` comparison: a
 // balancing transfer or a post with amount 0 compares the amount it was sent with; a post or
@@ -124,16 +124,18 @@ struct sent_fields {
   std::uint8_t zero_mask = 0;  // bit 0 debit id, bit 1 credit id, bit 2 ledger, bit 3 code
 };
 sent_fields sent_fields_of(const transfer& sent);
-create_transfer_result compare_existing(const transfer& stored, const sent_fields& stored_sent,
-                                        const transfer& sent);
+[[nodiscard]] create_transfer_result compare_existing(const transfer& stored,
+                                                      const sent_fields& stored_sent,
+                                                      const transfer& sent);
 
 // ---------------------------------------------------------------------------------------
 // Checks against state for plain and pending transfers
 
 // Codes 34 to 37 (found, same ledger) from what the coordinator knows of the two accounts:
 // their ledgers, or `nullptr` for an account that does not exist.
-create_transfer_result check_accounts(const transfer& t, const std::uint32_t* dr_ledger,
-                                      const std::uint32_t* cr_ledger);
+[[nodiscard]] create_transfer_result check_accounts(const transfer& t,
+                                                    const std::uint32_t* dr_ledger,
+                                                    const std::uint32_t* cr_ledger);
 
 // The amount a balancing transfer may move out of the debit account (balancing_debit) or
 // into the credit account (balancing_credit), before the transfer's own amount caps it.
@@ -150,13 +152,14 @@ resolved_amount resolve_amount(const transfer& t, u128 debit_room, u128 credit_r
 
 // The checks that read the debit account alone (49, 51, 53, 56, 58, 60, 61) for moving
 // `amount` at `timestamp_ns`; the first failing in numeric order, or ok.
-create_transfer_result check_debit(const account_state& dr, transfer_kind kind, u128 amount,
-                                   std::uint64_t timestamp_ns, const holds& h = {});
+[[nodiscard]] create_transfer_result check_debit(const account_state& dr, transfer_kind kind,
+                                                 u128 amount, std::uint64_t timestamp_ns,
+                                                 const holds& h = {});
 // The checks that read the credit account alone (50, 52, 54, 57, 59).
-create_transfer_result check_credit(const account_state& cr, transfer_kind kind, u128 amount,
-                                    const holds& h = {});
+[[nodiscard]] create_transfer_result check_credit(const account_state& cr, transfer_kind kind,
+                                                  u128 amount, const holds& h = {});
 // 55: the pending transfer's expiry does not fit in a u64 of nanoseconds.
-create_transfer_result check_timeout(const transfer& t, std::uint64_t timestamp_ns);
+[[nodiscard]] create_transfer_result check_timeout(const transfer& t, std::uint64_t timestamp_ns);
 // When a pending transfer created at `timestamp_ns` expires; 0 for never.
 std::uint64_t expires_at(const transfer& t, std::uint64_t timestamp_ns);
 
@@ -169,11 +172,12 @@ struct pending_view {
   std::uint64_t expires_at_ns;  // 0: never
 };
 // Codes 38 to 48. On ok, `amount_out` is the amount the post moves to posted (a void: 0).
-create_transfer_result check_post_or_void(const transfer& t, const pending_view& p,
-                                          std::uint64_t timestamp_ns, u128& amount_out);
+[[nodiscard]] create_transfer_result check_post_or_void(const transfer& t, const pending_view& p,
+                                                        std::uint64_t timestamp_ns,
+                                                        u128& amount_out);
 // 51 on the debit account, 52 on the credit account, for posting `amount`.
-create_transfer_result check_post_debit(const account_state& dr, u128 amount);
-create_transfer_result check_post_credit(const account_state& cr, u128 amount);
+[[nodiscard]] create_transfer_result check_post_debit(const account_state& dr, u128 amount);
+[[nodiscard]] create_transfer_result check_post_credit(const account_state& cr, u128 amount);
 
 // The stored form of a post or void: the pending transfer's accounts, ledger and code, the
 // amount posted (a void: the pending amount), the rest as sent.
@@ -192,10 +196,10 @@ void apply_resolve_credit(account_state& cr, u128 pending_amount, u128 posted);
 // ---------------------------------------------------------------------------------------
 // Controls, filters, stats
 
-set_controls_result validate_controls(const account_controls& c);
+[[nodiscard]] set_controls_result validate_controls(const account_controls& c);
 controls_state controls_of(const account_controls& c);
 
-bool filter_matches(const account_filter& f, const transfer& t);
+[[nodiscard]] bool filter_matches(const account_filter& f, const transfer& t);
 
 // Where the chain left open at the end of a batch begins (the events from there to the end
 // are linked, and so is the last): every one of them fails, the last with
