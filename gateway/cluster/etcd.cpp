@@ -50,6 +50,7 @@ namespace {
 
 constexpr std::size_t header_bytes_max = 16u << 10;
 constexpr std::size_t read_buffer_bytes_max = 64u << 10;
+constexpr std::size_t message_bytes_max = 512;  // of etcd's error text kept in an error
 // etcd's own bound (--max-request-bytes, 1.5 MiB) with room for the JSON around the data.
 constexpr std::size_t request_bytes_max = (3u << 20) / 2;
 static_assert(value_bytes_max / 3 * 4 + key_bytes_max / 3 * 4 + 1024 < request_bytes_max);
@@ -75,11 +76,12 @@ error rejected(int code, std::string message) {
 error malformed(std::string_view what) {
   return unreachable("etcd's answer is malformed: " + std::string(what));
 }
-// An error that etcd reported with a gRPC code.
+// An error that etcd reported with a gRPC code; its message cut to message_bytes_max.
 error from_grpc(int code, const std::string& message) {
+  std::string text = "etcd: " + message.substr(0, message_bytes_max);
   if (code == grpc_canceled || code == grpc_deadline_exceeded || code == grpc_unavailable)
-    return unreachable("etcd: " + message);
-  return rejected(code, "etcd: " + message);
+    return unreachable(std::move(text));
+  return rejected(code, std::move(text));
 }
 
 std::optional<error> check_key(std::string_view key) {
@@ -496,7 +498,8 @@ struct client::impl {
         if (code && *code != 0 && message != j.end() && message->is_string())
           return from_grpc(static_cast<int>(*code), message->get<std::string>());
       }
-      std::string text = "HTTP " + std::to_string(status) + ": " + body.substr(0, 200);
+      std::string text =
+          "HTTP " + std::to_string(status) + ": " + body.substr(0, message_bytes_max);
       if (status >= 500) return unreachable("etcd: " + text);
       return rejected(0, "etcd: " + text);
     }
