@@ -112,6 +112,7 @@ engine::engine(engine_config cfg) : cfg_(std::move(cfg)) {
     jc.snapshot_every_records = cfg_.snapshot_every_records;
     jc.faults = cfg_.faults;
     jc.unsafe_answer_before_fdatasync = cfg_.unsafe_answer_before_fdatasync;
+    jc.waiters_max = cfg_.inflight_requests_max;
     impl_->writer = std::make_unique<actors::journal_writer>(jc);
     std::string why;
     if (!impl_->writer->start(why)) throw std::runtime_error("remit: journal: " + why);
@@ -128,6 +129,7 @@ engine::engine(engine_config cfg) : cfg_(std::move(cfg)) {
     sc.expiry_interval_ms = cfg_.expiry_interval_ms;
     sc.journal = impl_->journal;
     sc.hosts = impl_->hosts;
+    sc.jobs_max = cfg_.inflight_requests_max;
     impl_->shards.push_back(actors::spawn_shard(impl_->system, sc));
     all.push_back(caf::actor_cast<caf::actor>(impl_->shards.back()));
   }

@@ -197,6 +197,7 @@ journal_actor::behavior_type journal_behavior(journal_pointer self, journal_writ
         const std::uint64_t target = st.next_lsn - 1;
         if (st.failed) return send_to(self, driver, synced_atom::value, job, false);
         if (target <= st.durable_lsn) return send_to(self, driver, synced_atom::value, job, true);
+        REMIT_ASSERT(st.waiting.size() < st.writer->config().waiters_max);
         st.waiting.push_back({target, driver, job});
       },
       [self](durable_atom, const std::uint64_t& lsn, const bool& ok) {

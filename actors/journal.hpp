@@ -37,6 +37,9 @@ struct journal_config {
   // UNSAFE, for tests only (engine_config::unsafe_answer_before_fdatasync): each group is
   // answered once written; the fdatasync runs at most every 100 ms, and before a roll.
   bool unsafe_answer_before_fdatasync = false;
+  // Each request in flight waits for at most one sync: the bound of the journal's waiting
+  // list (engine_config::inflight_requests_max).
+  std::uint32_t waiters_max = 4096;
 };
 
 struct journal_counters {
@@ -57,6 +60,7 @@ class journal_writer {
   // Opens the first file; false with `why` if it cannot.
   [[nodiscard]] bool start(std::string& why);
   void attach(journal_actor actor) { actor_ = std::move(actor); }
+  [[nodiscard]] const journal_config& config() const { return cfg_; }
   // Hands over one group (records first_lsn..last_lsn). The actor submits one at a time.
   void submit(std::vector<std::byte>&& group, std::uint64_t first_lsn, std::uint64_t last_lsn,
               std::uint64_t records);

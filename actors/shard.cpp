@@ -104,6 +104,7 @@ shard_actor::behavior_type shard_behavior(shard_pointer self, shard_config cfg) 
             j = make_query_job(self, id, req);
             break;
         }
+        REMIT_ASSERT(st.jobs.size() < st.cfg.jobs_max);
         job* raw = j.get();
         st.jobs.emplace(id, std::move(j));
         raw->start();

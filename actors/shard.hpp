@@ -48,6 +48,9 @@ struct shard_config {
   std::uint32_t expiry_interval_ms = 250;
   journal_actor journal;                 // invalid when durability is off
   std::shared_ptr<account_hosts> hosts;  // where the accounts live, shared by every shard
+  // The requests a shard may drive at once: at most every request the facade lets in
+  // (engine_config::inflight_requests_max).
+  std::uint32_t jobs_max = 4096;
 };
 
 inline std::uint32_t owner_of(u128 id, std::uint32_t shard_count) {
