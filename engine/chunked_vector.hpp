@@ -40,6 +40,15 @@ class chunked_vector {
   // Appends a value-initialized element.
   T& emplace_back() { return grow(); }
 
+  // Removes the last element. Its slot is value-initialized again, because a later append
+  // reuses it and emplace_back promises a fresh element; the chunk stays allocated (an
+  // owner that pops, as a rolled-back chain does, usually grows again right away).
+  void pop_back() {
+    REMIT_ASSERT(size_ > 0);
+    (*this)[size_ - 1] = T{};
+    --size_;
+  }
+
  private:
   T& grow() {
     const std::size_t c = size_ >> ChunkBits;
