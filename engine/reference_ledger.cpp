@@ -5,16 +5,13 @@
 #include <type_traits>
 
 #include "engine/assert.hpp"
+#include "engine/chain_walk.hpp"
 #include "engine/crc32c.hpp"
 
 namespace remit {
 
 using ctr = create_transfer_result;
 using car = create_account_result;
-
-namespace {
-constexpr std::size_t no_chain = SIZE_MAX;
-}  // namespace
 
 std::uint64_t reference_ledger::reserve_timestamps(std::size_t n, std::uint64_t now_ns) {
   const std::uint64_t base = std::max(now_ns, last_timestamp_ + 1);
@@ -23,51 +20,27 @@ std::uint64_t reference_ledger::reserve_timestamps(std::size_t n, std::uint64_t 
   return base;
 }
 
-// The batch loop is the same for accounts and transfers: events take effect one by one, a
-// linked chain takes effect whole or not at all (docs/PROTOCOL.md section 7, "Linked chains").
+// The batch loop is walk_chains, shared with the actor engine: events take effect one by
+// one, a linked chain takes effect whole or not at all (docs/PROTOCOL.md section 7, "Linked
+// chains"). What a chain applied is undone through undo_.
 template <class Code, class Event, class Create>
 void reference_ledger::run_batch(std::span<const Event> events, std::uint64_t now_ns,
                                  std::span<result> out, std::uint16_t linked_flag,
                                  Create&& create) {
   REMIT_ASSERT(out.size() >= events.size());
-  const std::size_t n = events.size();
-  const std::uint64_t base = reserve_timestamps(n, now_ns);
-  const std::size_t open_start = open_chain_start(events, linked_flag);
-  for (std::size_t i = open_start; i < n; ++i) {
-    const Code code = i + 1 == n ? Code::linked_event_chain_open : Code::linked_event_failed;
-    out[i] = result{static_cast<std::uint32_t>(code), 0, 0};
-  }
-  std::size_t chain_start = no_chain;
-  bool chain_broken = false;
-  for (std::size_t i = 0; i < open_start; ++i) {
-    const Event& ev = events[i];
-    const bool linked = (ev.flags & linked_flag) != 0;
-    if (chain_start == no_chain && linked) {
-      chain_start = i;
-      chain_broken = false;
-      undo_.clear(accounts_.size(), transfers_.size());
+  struct hooks {
+    reference_ledger& ledger;
+    Create& create;
+    std::uint64_t base;  // the timestamp of the batch's first event
+
+    void begin_chain() { ledger.undo_.clear(ledger.accounts_.size(), ledger.transfers_.size()); }
+    Code apply(const Event& ev, std::size_t index, bool chained, std::uint64_t& ts_out) {
+      return create(ev, base + index, chained, ts_out);
     }
-    const bool chained = chain_start != no_chain;
-    std::uint64_t ts = 0;
-    Code code;
-    if (chain_broken) {
-      code = Code::linked_event_failed;
-    } else {
-      code = create(ev, base + i, chained, ts);
-    }
-    const bool has_ts = code == Code::ok || code == Code::exists;
-    out[i] = result{static_cast<std::uint32_t>(code), 0, has_ts ? ts : 0};
-    if (chained && code != Code::ok && !chain_broken) {
-      rollback();
-      chain_broken = true;
-      for (std::size_t j = chain_start; j < i; ++j)
-        out[j] = result{static_cast<std::uint32_t>(Code::linked_event_failed), 0, 0};
-    }
-    if (chained && !linked) {
-      chain_start = no_chain;
-      chain_broken = false;
-    }
-  }
+    void rollback() { ledger.rollback(); }
+  };
+  const std::uint64_t base = reserve_timestamps(events.size(), now_ns);
+  walk_chains<Code>(events, linked_flag, out, hooks{*this, create, base});
 }
 
 void reference_ledger::create_accounts(std::span<const account> events, std::uint64_t now_ns,
