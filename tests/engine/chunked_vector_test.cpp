@@ -51,6 +51,22 @@ TEST(engine_chunked_vector, pop_back_then_emplace_back_gives_a_fresh_element) {
   EXPECT_EQ(v.size(), 5u);
 }
 
+TEST(engine_chunked_vector, a_copy_is_independent) {
+  chunked_vector<std::uint64_t, 2> v;  // chunks of 4
+  for (std::uint64_t i = 0; i < 9; ++i) v.push_back(i);
+  chunked_vector<std::uint64_t, 2> w = v;
+  ASSERT_EQ(w.size(), 9u);
+  for (std::uint64_t i = 0; i < 9; ++i) EXPECT_EQ(w[i], i) << i;
+  w[3] = 33;
+  w.push_back(9);
+  EXPECT_EQ(v[3], 3u);
+  EXPECT_EQ(v.size(), 9u);
+  v = w;
+  EXPECT_EQ(v[3], 33u);
+  EXPECT_EQ(v.size(), 10u);
+  EXPECT_NE(&v[0], &w[0]);
+}
+
 TEST(engine_chunked_vector, elements_do_not_move_when_it_grows) {
   chunked_vector<std::uint64_t, 4> v;
   v.push_back(1);
