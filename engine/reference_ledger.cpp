@@ -5,16 +5,13 @@
 #include <type_traits>
 
 #include "engine/assert.hpp"
+#include "engine/chain_walk.hpp"
 #include "engine/crc32c.hpp"
 
 namespace remit {
 
 using ctr = create_transfer_result;
 using car = create_account_result;
-
-namespace {
-constexpr std::size_t no_chain = SIZE_MAX;
-}  // namespace
 
 std::uint64_t reference_ledger::reserve_timestamps(std::size_t n, std::uint64_t now_ns) {
   const std::uint64_t base = std::max(now_ns, last_timestamp_ + 1);
@@ -23,51 +20,27 @@ std::uint64_t reference_ledger::reserve_timestamps(std::size_t n, std::uint64_t 
   return base;
 }
 
-// The batch loop is the same for accounts and transfers: events take effect one by one, a
-// linked chain takes effect whole or not at all (docs/PROTOCOL.md section 7, "Linked chains").
+// The batch loop is walk_chains, shared with the actor engine: events take effect one by
+// one, a linked chain takes effect whole or not at all (docs/PROTOCOL.md section 7, "Linked
+// chains"). What a chain applied is undone through undo_.
 template <class Code, class Event, class Create>
 void reference_ledger::run_batch(std::span<const Event> events, std::uint64_t now_ns,
                                  std::span<result> out, std::uint16_t linked_flag,
                                  Create&& create) {
   REMIT_ASSERT(out.size() >= events.size());
-  const std::size_t n = events.size();
-  const std::uint64_t base = reserve_timestamps(n, now_ns);
-  const std::size_t open_start = open_chain_start(events, linked_flag);
-  for (std::size_t i = open_start; i < n; ++i) {
-    const Code code = i + 1 == n ? Code::linked_event_chain_open : Code::linked_event_failed;
-    out[i] = result{static_cast<std::uint32_t>(code), 0, 0};
-  }
-  std::size_t chain_start = no_chain;
-  bool chain_broken = false;
-  for (std::size_t i = 0; i < open_start; ++i) {
-    const Event& ev = events[i];
-    const bool linked = (ev.flags & linked_flag) != 0;
-    if (chain_start == no_chain && linked) {
-      chain_start = i;
-      chain_broken = false;
-      undo_.clear(accounts_.size(), transfers_.size());
+  struct hooks {
+    reference_ledger& ledger;
+    Create& create;
+    std::uint64_t base;  // the timestamp of the batch's first event
+
+    void begin_chain() { ledger.undo_.clear(ledger.accounts_.size(), ledger.transfers_.size()); }
+    Code apply(const Event& ev, std::size_t index, bool chained, std::uint64_t& ts_out) {
+      return create(ev, base + index, chained, ts_out);
     }
-    const bool chained = chain_start != no_chain;
-    std::uint64_t ts = 0;
-    Code code;
-    if (chain_broken) {
-      code = Code::linked_event_failed;
-    } else {
-      code = create(ev, base + i, chained, ts);
-    }
-    const bool has_ts = code == Code::ok || code == Code::exists;
-    out[i] = result{static_cast<std::uint32_t>(code), 0, has_ts ? ts : 0};
-    if (chained && code != Code::ok && !chain_broken) {
-      rollback();
-      chain_broken = true;
-      for (std::size_t j = chain_start; j < i; ++j)
-        out[j] = result{static_cast<std::uint32_t>(Code::linked_event_failed), 0, 0};
-    }
-    if (chained && !linked) {
-      chain_start = no_chain;
-      chain_broken = false;
-    }
-  }
+    void rollback() { ledger.rollback(); }
+  };
+  const std::uint64_t base = reserve_timestamps(events.size(), now_ns);
+  walk_chains<Code>(events, linked_flag, out, hooks{*this, create, base});
 }
 
 void reference_ledger::create_accounts(std::span<const account> events, std::uint64_t now_ns,
@@ -101,7 +74,6 @@ create_account_result reference_ledger::create_account(const account& a, std::ui
   s.a = a;
   s.a.timestamp = ts;
   accounts_.push_back(s);
-  history_.emplace_back();
   const bool inserted = account_index_.insert(a.id, idx);
   REMIT_ASSERT(inserted);
   stats_for_write(a.ledger, chained).accounts += 1;
@@ -113,10 +85,9 @@ create_transfer_result reference_ledger::create_transfer(const transfer& t, std:
                                                          bool chained, std::uint64_t& ts_out) {
   ctr code = validate_transfer(t);
   if (code != ctr::ok) return code;
-  if (const std::uint32_t* idx = transfer_index_.find(t.id)) {
-    const stored_transfer& s = transfers_[*idx];
-    ts_out = s.t.timestamp;
-    return compare_existing(s.t, s.sent, t);
+  if (const stored_transfer* s = transfers_.find(t.id)) {
+    ts_out = s->t.timestamp;
+    return compare_existing(s->t, s->sent, t);
   }
   if (failed_.contains(t.id)) return ctr::id_already_failed;
 
@@ -168,17 +139,14 @@ create_transfer_result reference_ledger::create_plain_or_pending(const transfer&
 
 create_transfer_result reference_ledger::create_post_or_void(const transfer& t, std::uint64_t ts,
                                                              bool chained) {
-  const std::uint32_t* p_idx = transfer_index_.find(t.pending_id);
+  const stored_transfer* p = transfers_.find(t.pending_id);
   pending_view view{nullptr, pending_state::none, 0};
-  if (p_idx) {
-    const stored_transfer& p = transfers_[*p_idx];
-    view = pending_view{&p.t, p.state, p.expires_at_ns};
-  }
+  if (p != nullptr) view = pending_view{&p->t, p->state, p->expires_at_ns};
   u128 posted = 0;
   ctr code = check_post_or_void(t, view, ts, posted);
   if (code != ctr::ok) return code;
 
-  const transfer& pending = transfers_[*p_idx].t;
+  const transfer& pending = p->t;
   const bool is_post = kind_of(t) == transfer_kind::post;
   if (is_post) {
     const account_state& dr = accounts_[existing_account(pending.debit_account_id)];
@@ -214,28 +182,28 @@ void reference_ledger::apply_committed(const journal::committed_transfer& c, boo
     apply_debit(account_for_write(dr_i, chained), kind, t.amount, t.timestamp);
     apply_credit(account_for_write(cr_i, chained), kind, t.amount);
     const bool pending = kind == transfer_kind::pending;
-    store_transfer(t, sent, c.expires_at_ns, pending ? pending_state::pending : pending_state::none,
-                   dr_i, cr_i);
+    const std::uint32_t idx = transfers_.add(stored_transfer{
+        t, sent, c.expires_at_ns, pending ? pending_state::pending : pending_state::none});
     ledger_stats& st = stats_for_write(t.ledger, chained);
     if (pending) {
       st.transfers_pending += 1;
-      if (c.expires_at_ns != 0)
-        expiries_.emplace(c.expires_at_ns, static_cast<std::uint32_t>(transfers_.size() - 1));
+      if (c.expires_at_ns != 0) expiries_.emplace(c.expires_at_ns, idx);
     } else {
       st.transfers_posted += 1;
       st.volume_posted = add_saturating(st.volume_posted, t.amount);
     }
     return;
   }
-  const std::uint32_t pi = transfer_index_.at(t.pending_id);
-  const u128 pending_amount = transfers_[pi].t.amount;
+  const std::uint32_t pi = transfers_.index_of(t.pending_id);
+  REMIT_ASSERT(pi != transfer_store::no_record);
+  const u128 pending_amount = transfers_.at(pi).t.amount;
   const bool is_post = kind == transfer_kind::post;
   const u128 posted = is_post ? t.amount : 0;
-  REMIT_ASSERT(transfers_[pi].state == pending_state::pending);
+  REMIT_ASSERT(transfers_.at(pi).state == pending_state::pending);
   apply_resolve_debit(account_for_write(dr_i, chained), pending_amount, posted);
   apply_resolve_credit(account_for_write(cr_i, chained), pending_amount, posted);
   set_pending_state(pi, is_post ? pending_state::posted : pending_state::voided, chained);
-  store_transfer(t, sent, 0, pending_state::none, dr_i, cr_i);
+  transfers_.add(stored_transfer{t, sent, 0, pending_state::none});
   ledger_stats& st = stats_for_write(t.ledger, chained);
   REMIT_ASSERT(st.transfers_pending > 0);
   st.transfers_pending -= 1;
@@ -243,35 +211,6 @@ void reference_ledger::apply_committed(const journal::committed_transfer& c, boo
     st.transfers_posted += 1;
     st.volume_posted = add_saturating(st.volume_posted, posted);
   }
-}
-
-void reference_ledger::store_transfer(const transfer& stored, const sent_fields& sent,
-                                      std::uint64_t expires, pending_state state,
-                                      std::uint32_t dr_i, std::uint32_t cr_i) {
-  const auto idx = static_cast<std::uint32_t>(transfers_.size());
-  transfers_.push_back(stored_transfer{stored, sent, expires, state});
-  const bool inserted = transfer_index_.insert(stored.id, idx);
-  REMIT_ASSERT(inserted);
-  add_history(dr_i, idx);
-  add_history(cr_i, idx);
-}
-
-// Histories stay in timestamp order. Transfers are created in that order, but a journal
-// written by concurrent batches replays in LSN order, which may differ slightly.
-void reference_ledger::add_history(std::uint32_t account, std::uint32_t transfer) {
-  auto& h = history_[account];
-  const std::uint64_t ts = transfers_[transfer].t.timestamp;
-  // No older than any transfer ever added (the common case): it goes at the end, without
-  // reading the transfer before it (a cache miss). A rolled-back chain leaves the bound
-  // high, which only sends later transfers the long way.
-  if (ts >= history_ts_max_) {
-    history_ts_max_ = ts;
-    h.push_back(transfer);
-    return;
-  }
-  auto pos = h.end();
-  while (pos != h.begin() && transfers_[*(pos - 1)].t.timestamp > ts) --pos;
-  h.insert(pos, transfer);
 }
 
 account_state& reference_ledger::account_for_write(std::uint32_t index, bool chained) {
@@ -287,35 +226,32 @@ ledger_stats& reference_ledger::stats_for_write(std::uint32_t ledger, bool chain
 }
 
 void reference_ledger::set_pending_state(std::uint32_t index, pending_state s, bool chained) {
-  if (chained) undo_.pendings.emplace_back(index, transfers_[index].state);
-  transfers_[index].state = s;
+  if (chained) undo_.pendings.emplace_back(index, transfers_.at(index).state);
+  transfers_.at(index).state = s;
 }
 
 void reference_ledger::rollback() {
   for (auto it = undo_.accounts.rbegin(); it != undo_.accounts.rend(); ++it)
     accounts_[it->first] = it->second;
   for (auto it = undo_.pendings.rbegin(); it != undo_.pendings.rend(); ++it)
-    transfers_[it->first].state = it->second;
+    transfers_.at(it->first).state = it->second;
   for (auto it = undo_.stats.rbegin(); it != undo_.stats.rend(); ++it)
     stats_[it->first] = it->second;
   // Transfers made by the chain, newest first: each is the newest entry in the history of
-  // both its accounts.
-  while (transfers_.size() > undo_.transfers_size) {
-    const transfer& t = transfers_.back().t;
-    const auto idx = static_cast<std::uint32_t>(transfers_.size() - 1);
-    for (const u128 id : {t.debit_account_id, t.credit_account_id}) {
-      auto& h = history_[existing_account(id)];
-      REMIT_ASSERT(!h.empty() && h.back() == idx);
-      h.pop_back();
-    }
-    transfer_index_.erase(t.id);
-    transfers_.pop_back();
-  }
+  // both its accounts (their timestamps are the batch's, above every earlier one).
+  REMIT_ASSERT(transfers_.size() >= undo_.transfers_size);
+  while (transfers_.size() > undo_.transfers_size) transfers_.pop_back();
+  // Accounts made by the chain, whose transfers (all made by the chain too) are gone.
   while (accounts_.size() > undo_.accounts_size) {
-    REMIT_ASSERT(history_.back().empty());
-    account_index_.erase(accounts_.back().a.id);
+    const u128 id = accounts_.back().a.id;
+    bool has_transfers = false;
+    transfers_.for_each_of_account(id, true, [&](const stored_transfer&) {
+      has_transfers = true;
+      return false;
+    });
+    REMIT_ASSERT(!has_transfers);
+    account_index_.erase(id);
     accounts_.pop_back();
-    history_.pop_back();
   }
   // Stats entries created by the chain were restored to zero counts; drop them so that a
   // ledger that never saw a committed event reads as absent, like one never used.
@@ -360,7 +296,7 @@ std::size_t reference_ledger::lookup_transfers(std::span<const u128> ids,
   std::size_t n = 0;
   for (const u128 id : ids) {
     if (id == 0) continue;
-    if (const std::uint32_t* idx = transfer_index_.find(id)) out[n++] = transfers_[*idx].t;
+    if (const stored_transfer* s = transfers_.find(id)) out[n++] = s->t;
   }
   return n;
 }
@@ -368,27 +304,12 @@ std::size_t reference_ledger::lookup_transfers(std::span<const u128> ids,
 std::size_t reference_ledger::get_account_transfers(const account_filter& filter,
                                                     std::span<transfer> out) const {
   REMIT_ASSERT(validate_filter(filter) == filter_check::ok);
-  if (filter.account_id == 0) return 0;
-  const std::uint32_t* idx = account_index_.find(filter.account_id);
-  if (idx == nullptr) return 0;
-  const std::vector<std::uint32_t>& h = history_[*idx];
-  const auto ts_of = [&](std::uint32_t i) { return transfers_[i].t.timestamp; };
-  const auto lo = std::partition_point(
-      h.begin(), h.end(), [&](std::uint32_t i) { return ts_of(i) < filter.timestamp_min; });
-  const auto hi =
-      filter.timestamp_max == 0 ? h.end() : std::partition_point(lo, h.end(), [&](std::uint32_t i) {
-        return ts_of(i) <= filter.timestamp_max;
-      });
-  const std::size_t limit = std::min<std::size_t>(filter.limit, out.size());
+  if (out.empty()) return 0;
+  account_filter f = filter;
+  f.limit = static_cast<std::uint32_t>(std::min<std::size_t>(filter.limit, out.size()));
   std::size_t n = 0;
-  const auto take = [&](std::uint32_t i) {
-    if (filter_matches(filter, transfers_[i].t)) out[n++] = transfers_[i].t;
-  };
-  if (filter.flags & account_filter_flags::reversed) {
-    for (auto it = hi; it != lo && n < limit;) take(*--it);
-  } else {
-    for (auto it = lo; it != hi && n < limit; ++it) take(*it);
-  }
+  account_transfers(transfers_, f, [&](const transfer& t) { out[n++] = t; });
+  REMIT_ASSERT(n <= f.limit);
   return n;
 }
 
@@ -407,7 +328,7 @@ std::size_t reference_ledger::expire(std::uint64_t now_ns) {
     // Entries of transfers that were posted, voided, or undone by a failed chain (whose
     // index may since hold another transfer) are stale.
     if (idx >= transfers_.size()) continue;
-    stored_transfer& p = transfers_[idx];
+    const stored_transfer& p = transfers_.at(idx);
     if (p.state != pending_state::pending || p.expires_at_ns != when) continue;
     release_expired(idx);
     ++released;
@@ -422,7 +343,7 @@ std::uint32_t reference_ledger::existing_account(u128 id) const {
 }
 
 void reference_ledger::release_expired(std::uint32_t index) {
-  stored_transfer& p = transfers_[index];
+  stored_transfer& p = transfers_.at(index);
   REMIT_ASSERT(p.state == pending_state::pending);
   apply_resolve_debit(accounts_[existing_account(p.t.debit_account_id)], p.t.amount, 0);
   apply_resolve_credit(accounts_[existing_account(p.t.credit_account_id)], p.t.amount, 0);
@@ -454,7 +375,6 @@ void reference_ledger::replay(const journal::record_view& r) {
         s.a = a;
         account_index_.insert(a.id, static_cast<std::uint32_t>(accounts_.size()));
         accounts_.push_back(s);
-        history_.emplace_back();
         stats_for_write(a.ledger, false).accounts += 1;
         last_timestamp_ = std::max(last_timestamp_, a.timestamp);
       });
@@ -472,8 +392,9 @@ void reference_ledger::replay(const journal::record_view& r) {
       break;
     case record_type::pendings_expired:
       for_each_entry<u128>(r, [&](const u128& id) {
-        const std::uint32_t idx = transfer_index_.at(id);
-        if (transfers_[idx].state == pending_state::pending) release_expired(idx);
+        const std::uint32_t idx = transfers_.index_of(id);
+        REMIT_ASSERT(idx != transfer_store::no_record);
+        if (transfers_.at(idx).state == pending_state::pending) release_expired(idx);
       });
       break;
     case record_type::controls_set:
@@ -552,13 +473,13 @@ void reference_ledger::write_snapshot(std::vector<std::byte>& out, std::uint64_t
     a.daily_day = s.daily_day;
     put(out, a);
   }
-  for (const stored_transfer& t : transfers_) {
+  transfers_.for_each([&](const stored_transfer& t) {
     journal::committed_transfer c = committed_of(t.t, t.t, t.expires_at_ns);
     c.amount_sent = t.sent.amount;
     c.zero_mask = t.sent.zero_mask;
     c.reserved[0] = static_cast<std::uint8_t>(t.state);
     put(out, c);
-  }
+  });
   failed_.for_each([&](u128 id, create_transfer_result code) {
     journal::failure_entry f{};
     f.id = id;
@@ -612,12 +533,12 @@ bool reference_ledger::read_snapshot(std::span<const std::byte> data, std::uint6
     accounts_.push_back(s);
   }
   transfers_.reserve(h.transfers);
-  transfer_index_.reserve(h.transfers);
   for (std::uint64_t i = 0; i < h.transfers; ++i, p += sizeof(journal::committed_transfer)) {
     const auto c = load_event<journal::committed_transfer>(p);
     const auto state = static_cast<pending_state>(c.reserved[0]);
-    transfer_index_.insert(c.stored.id, static_cast<std::uint32_t>(transfers_.size()));
-    transfers_.push_back(
+    // In the order they were stored, which is the journal's: the store puts each in its
+    // accounts' histories by timestamp.
+    transfers_.add(
         stored_transfer{c.stored, sent_fields{c.amount_sent, c.zero_mask}, c.expires_at_ns, state});
   }
   for (std::uint64_t i = 0; i < h.failures; ++i, p += sizeof(journal::failure_entry)) {
@@ -630,17 +551,17 @@ bool reference_ledger::read_snapshot(std::span<const std::byte> data, std::uint6
   return true;
 }
 
-// Stats, histories and the expiry queue follow from accounts and transfers.
+// Stats and the expiry queue follow from accounts and transfers (the histories, the store
+// built as the transfers were added).
 void reference_ledger::rebuild_derived() {
   stats_.clear();
-  history_.assign(accounts_.size(), {});
-  history_ts_max_ = 0;
   expiries_ = {};
   for (const account_state& s : accounts_) stats_for_write(s.a.ledger, false).accounts += 1;
   for (std::uint32_t i = 0; i < transfers_.size(); ++i) {
-    const stored_transfer& t = transfers_[i];
-    add_history(existing_account(t.t.debit_account_id), i);
-    add_history(existing_account(t.t.credit_account_id), i);
+    const stored_transfer& t = transfers_.at(i);
+    // A snapshot's transfers name its accounts.
+    REMIT_ASSERT(account_index_.contains(t.t.debit_account_id));
+    REMIT_ASSERT(account_index_.contains(t.t.credit_account_id));
     ledger_stats& st = stats_for_write(t.t.ledger, false);
     switch (kind_of(t.t)) {
       case transfer_kind::plain:

@@ -29,6 +29,7 @@
 #include "engine/id_map.hpp"
 #include "engine/journal_format.hpp"
 #include "engine/rules.hpp"
+#include "engine/transfer_store.hpp"
 #include "engine/types.hpp"
 
 namespace remit {
@@ -81,7 +82,8 @@ class reference_ledger {
   // f(const transfer& stored, const sent_fields&, expires_at_ns, pending_state)
   template <class F>
   void for_each_transfer(F&& f) const {
-    for (const auto& s : transfers_) f(s.t, s.sent, s.expires_at_ns, s.state);
+    transfers_.for_each(
+        [&](const stored_transfer& s) { f(s.t, s.sent, s.expires_at_ns, s.state); });
   }
   template <class F>
   void for_each_failure(F&& f) const {
@@ -89,13 +91,6 @@ class reference_ledger {
   }
 
  private:
-  struct stored_transfer {
-    transfer t;
-    sent_fields sent;
-    std::uint64_t expires_at_ns = 0;
-    pending_state state = pending_state::none;
-  };
-
   // What a failed linked chain must undo, in reverse order.
   struct undo_log {
     std::vector<std::pair<std::uint32_t, account_state>> accounts;  // index, state before
@@ -125,23 +120,17 @@ class reference_ledger {
   static journal::committed_transfer committed_of(const transfer& stored, const transfer& sent,
                                                   std::uint64_t expires);
   void apply_committed(const journal::committed_transfer& c, bool chained);
-  void store_transfer(const transfer& stored, const sent_fields& sent, std::uint64_t expires,
-                      pending_state state, std::uint32_t dr_i, std::uint32_t cr_i);
   account_state& account_for_write(std::uint32_t index, bool chained);
   ledger_stats& stats_for_write(std::uint32_t ledger, bool chained);
   void set_pending_state(std::uint32_t index, pending_state s, bool chained);
   void rollback();
-  void add_history(std::uint32_t account, std::uint32_t transfer);
   void release_expired(std::uint32_t index);
   void rebuild_derived();
   std::uint32_t existing_account(u128 id) const;  // the index of an account known to exist
 
   std::vector<account_state> accounts_;
   id_map<std::uint32_t> account_index_;
-  std::vector<std::vector<std::uint32_t>> history_;  // per account: transfer indices
-  std::uint64_t history_ts_max_ = 0;                 // bounds every timestamp in history_
-  std::vector<stored_transfer> transfers_;
-  id_map<std::uint32_t> transfer_index_;
+  transfer_store transfers_;               // with their index by id and every account's history
   id_map<create_transfer_result> failed_;  // ids that failed on state
   std::map<std::uint32_t, ledger_stats> stats_;
   // Open pending transfers by expiry: (expires_at, transfer index). Entries whose transfer
