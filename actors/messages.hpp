@@ -26,6 +26,7 @@
 #include "actors/work_counters.hpp"
 #include "engine/journal_format.hpp"
 #include "engine/rules.hpp"
+#include "engine/transfer_store.hpp"
 #include "engine/types.hpp"
 
 namespace remit::actors {
@@ -290,12 +291,8 @@ struct wave : shared_payload {
 // ---------------------------------------------------------------------------------------
 // Claims: ownership of transfer ids and account ids at their owner shards
 
-struct transfer_record {
-  transfer t{};
-  sent_fields sent{};
-  std::uint64_t expires_at_ns = 0;
-  pending_state state = pending_state::none;
-};
+// A stored transfer, as the owners keep it and the reference ledger does.
+using transfer_record = stored_transfer;
 
 struct key_state {
   bool found = false;

@@ -8,6 +8,7 @@
 #include "actors/shard/driver.hpp"
 #include "actors/shard/wave_builder.hpp"
 #include "engine/assert.hpp"
+#include "engine/chain_walk.hpp"
 
 namespace remit::actors {
 
@@ -51,60 +52,37 @@ class account_batch final : public job {
       akeys_[idx].found = s.found;
       if (s.found) akeys_[idx].rec = s.account_record;
     });
-    const std::size_t n = req_->accounts.size();
-    std::vector<std::pair<std::uint32_t, akey>> undo;
-    const std::size_t open_start =
-        open_chain_start(std::span<const account>(req_->accounts), account_flags::linked);
-    for (std::size_t i = open_start; i < n; ++i) {
-      const car code = i + 1 == n ? car::linked_event_chain_open : car::linked_event_failed;
-      req_->results[i] = result{static_cast<std::uint32_t>(code), 0, 0};
-    }
-    std::size_t chain_start = SIZE_MAX;
-    bool broken = false;
-    for (std::size_t i = 0; i < open_start; ++i) {
-      const account& a = req_->accounts[i];
-      const bool linked = (a.flags & account_flags::linked) != 0;
-      if (chain_start == SIZE_MAX && linked) {
-        chain_start = i;
-        broken = false;
+    // The chain walk is the reference ledger's (engine/chain_walk.hpp); applying an event
+    // here only decides it in the claimed keys' table, which a failed chain rolls back.
+    struct hooks {
+      account_batch& job;
+      std::vector<std::pair<std::uint32_t, akey>> undo;
+      void begin_chain() { undo.clear(); }
+      car apply(const account& a, std::size_t i, bool chained, std::uint64_t& ts_out) {
+        if (job.alone_[i] != car::ok) return job.alone_[i];
+        const std::uint32_t idx = job.claims_.index_of(a.id);
+        akey& k = job.akeys_[idx];
+        if (k.found) {
+          const car code = compare_existing(k.rec, a);
+          if (code == car::exists) ts_out = k.rec.timestamp;
+          return code;
+        }
+        if (chained) undo.emplace_back(idx, k);
+        k.found = k.created = true;
+        k.rec = a;
+        k.rec.timestamp = job.req_->timestamp_base + i;
+        ts_out = k.rec.timestamp;
+        return car::ok;
+      }
+      void rollback() {
+        for (auto it = undo.rbegin(); it != undo.rend(); ++it) job.akeys_[it->first] = it->second;
         undo.clear();
       }
-      const bool chained = chain_start != SIZE_MAX;
-      const std::uint64_t ts = req_->timestamp_base + i;
-      car code = car::ok;
-      std::uint64_t result_ts = 0;
-      if (broken) {
-        code = car::linked_event_failed;
-      } else if (alone_[i] != car::ok) {
-        code = alone_[i];
-      } else {
-        const std::uint32_t idx = claims_.index_of(a.id);
-        akey& k = akeys_[idx];
-        if (k.found) {
-          code = compare_existing(k.rec, a);
-          if (code == car::exists) result_ts = k.rec.timestamp;
-        } else {
-          if (chained) undo.emplace_back(idx, k);
-          k.found = k.created = true;
-          k.rec = a;
-          k.rec.timestamp = ts;
-          result_ts = ts;
-        }
-      }
-      req_->results[i] = result{static_cast<std::uint32_t>(code), 0, result_ts};
-      if (chained && code != car::ok && !broken) {
-        broken = true;
-        for (auto it = undo.rbegin(); it != undo.rend(); ++it) akeys_[it->first] = it->second;
-        for (std::size_t j = chain_start; j < i; ++j)
-          req_->results[j] = result{static_cast<std::uint32_t>(car::linked_event_failed), 0, 0};
-      }
-      if (chained && !linked) {
-        chain_start = SIZE_MAX;
-        broken = false;
-      }
-    }
+    };
+    walk_chains<car>(std::span<const account>(req_->accounts), account_flags::linked,
+                     std::span<result>(req_->results), hooks{*this, {}});
     // In a chain, `exists` fails the chain; alone it is an answer with the original's
-    // timestamp (kept above).
+    // timestamp.
 
     // The decision goes to the journal before the accounts exist anywhere.
     auto records = caf::make_counted<journal_batch>();

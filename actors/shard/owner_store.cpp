@@ -4,52 +4,14 @@
 
 namespace remit::actors {
 
-std::uint32_t& owner_store::older(std::uint32_t record, u128 account_id) {
-  history_link& l = history_links_[record];
-  return records_[record].t.debit_account_id == account_id ? l.older_debit : l.older_credit;
-}
-
-std::uint32_t owner_store::older(std::uint32_t record, u128 account_id) const {
-  const history_link& l = history_links_[record];
-  return records_[record].t.debit_account_id == account_id ? l.older_debit : l.older_credit;
-}
-
 ledger_stats& owner_store::stats_of(std::uint32_t ledger) {
   auto [it, inserted] = stats_.try_emplace(ledger);
   if (inserted) it->second.ledger = ledger;
   return it->second;
 }
 
-void owner_store::add_history(u128 account_id, std::uint32_t record) {
-  std::uint32_t* newest = history_index_.find(account_id);
-  if (newest == nullptr) {
-    history_index_.insert(account_id, record);
-    return;  // its links are no_record already
-  }
-  // Batches in flight together may release out of timestamp order: insert in place. A
-  // record no older than every record so far goes first without reading the others (a
-  // cache miss each).
-  const std::uint64_t ts = records_[record].t.timestamp;
-  if (ts >= history_ts_max_) {
-    history_ts_max_ = ts;
-    older(record, account_id) = *newest;
-    *newest = record;
-    return;
-  }
-  std::uint32_t* link = newest;  // the link that will point at the record
-  while (*link != no_record && records_[*link].t.timestamp > ts) link = &older(*link, account_id);
-  older(record, account_id) = *link;
-  *link = record;
-}
-
 void owner_store::add_transfer(const transfer_record& rec) {
-  const auto idx = static_cast<std::uint32_t>(records_.size());
-  records_.push_back(rec);
-  history_links_.emplace_back();
-  const bool inserted = record_index_.insert(rec.t.id, idx);
-  REMIT_ASSERT(inserted);
-  add_history(rec.t.debit_account_id, idx);
-  add_history(rec.t.credit_account_id, idx);
+  const std::uint32_t idx = transfers_.add(rec);
   ledger_stats& s = stats_of(rec.t.ledger);
   switch (kind_of(rec.t)) {
     case transfer_kind::plain:
@@ -69,7 +31,9 @@ void owner_store::add_transfer(const transfer_record& rec) {
 }
 
 void owner_store::resolve(u128 pending_id, pending_state state) {
-  transfer_record& rec = records_[record_index_.at(pending_id)];
+  transfer_record* found = transfers_.find(pending_id);
+  REMIT_ASSERT(found != nullptr);
+  transfer_record& rec = *found;
   REMIT_ASSERT(rec.state == pending_state::pending);
   rec.state = state;
   ledger_stats& s = stats_of(rec.t.ledger);
@@ -85,8 +49,7 @@ void owner_store::add_account(const account& a) {
 }
 
 const transfer_record* owner_store::find_transfer(u128 id) const {
-  const std::uint32_t* idx = record_index_.find(id);
-  return idx == nullptr ? nullptr : &records_[*idx];
+  return transfers_.find(id);
 }
 
 const account* owner_store::find_account(u128 id) const {
@@ -111,22 +74,7 @@ void owner_store::lookup_transfers(std::span<const u128> ids, std::vector<std::i
 }
 
 void owner_store::account_transfers(const account_filter& f, std::vector<transfer>& out) const {
-  const std::uint32_t* newest = f.account_id == 0 ? nullptr : history_index_.find(f.account_id);
-  if (newest == nullptr) return;
-  const bool reversed = (f.flags & account_filter_flags::reversed) != 0;
-  const auto take = [&](std::uint32_t idx) {
-    const transfer& t = records_[idx].t;
-    if (filter_matches(f, t)) out.push_back(t);
-    return out.size() < f.limit;
-  };
-  if (reversed) {  // newest first: the list's own order
-    for (std::uint32_t r = *newest; r != no_record && take(r);) r = older(r, f.account_id);
-    return;
-  }
-  // Oldest first: the list is walked once, then read backwards.
-  std::vector<std::uint32_t> list;
-  for (std::uint32_t r = *newest; r != no_record; r = older(r, f.account_id)) list.push_back(r);
-  for (auto it = list.rbegin(); it != list.rend() && take(*it);) ++it;
+  remit::account_transfers(transfers_, f, [&](const transfer& t) { out.push_back(t); });
 }
 
 ledger_stats owner_store::stats(std::uint32_t ledger) const {

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "actors/messages.hpp"
-#include "engine/chunked_vector.hpp"
 #include "engine/id_map.hpp"
 #include "engine/rules.hpp"
+#include "engine/transfer_store.hpp"
 #include "engine/types.hpp"
 
 namespace remit::actors {
@@ -38,7 +38,7 @@ class owner_store {
   void lookup_transfers(std::span<const u128> ids, std::vector<std::int32_t>& found,
                         std::vector<transfer>& out) const;
   // The transfers of the filter's account stored here that match it, in the filter's order,
-  // at most filter.limit.
+  // at most filter.limit. The filter must have passed validate_filter.
   void account_transfers(const account_filter& filter, std::vector<transfer>& out) const;
   // This shard's part of a ledger's statistics.
   [[nodiscard]] ledger_stats stats(std::uint32_t ledger) const;
@@ -50,28 +50,11 @@ class owner_store {
   void expire(std::uint64_t now, Held&& held, Expired&& expired);
 
  private:
-  static constexpr std::uint32_t no_record = UINT32_MAX;
-  // Each account's history is a list threaded through its records, newest first: the
-  // index maps an account to its newest record, and each record links to the next older
-  // one of its debit account and of its credit account (`history_links_`, parallel to
-  // `records_`). An append reads nothing but the index.
-  struct history_link {
-    std::uint32_t older_debit = no_record;   // in the debit account's history
-    std::uint32_t older_credit = no_record;  // in the credit account's history
-  };
   using expiry_entry = std::pair<std::uint64_t, std::uint32_t>;  // expires at, record
 
-  // The next older record after `record` in the history of `account_id` (a side of it).
-  std::uint32_t& older(std::uint32_t record, u128 account_id);
-  [[nodiscard]] std::uint32_t older(std::uint32_t record, u128 account_id) const;
-  void add_history(u128 account_id, std::uint32_t record);
   ledger_stats& stats_of(std::uint32_t ledger);
 
-  chunked_vector<transfer_record> records_;  // stored transfers, by index
-  id_map<std::uint32_t> record_index_;
-  chunked_vector<history_link> history_links_;
-  id_map<std::uint32_t> history_index_;  // account id -> its newest record
-  std::uint64_t history_ts_max_ = 0;     // of every record in a history
+  transfer_store transfers_;  // with each account's history
   id_map<create_transfer_result> failed_;
   std::vector<account> accounts_;
   id_map<std::uint32_t> account_index_;
@@ -85,7 +68,7 @@ void owner_store::expire(std::uint64_t now, Held&& held, Expired&& expired) {
   while (!expiries_.empty() && expiries_.top().first <= now) {
     const expiry_entry entry = expiries_.top();
     expiries_.pop();
-    transfer_record& rec = records_[entry.second];
+    transfer_record& rec = transfers_.at(entry.second);
     if (rec.state != pending_state::pending) continue;  // posted or voided since
     if (held(rec.t.id)) {
       later.push_back(entry);  // a post or void holds it
