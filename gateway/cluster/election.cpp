@@ -279,20 +279,23 @@ void node_role::primary_step() {
     demote(role::standby);
     return;
   }
-  if (leader_is_still_mine() == std::optional<bool>(false)) {
-    demote(role::standby);
-    drop_lease();
-    return;
-  }
   // Answered: etcd renewed the lease to its full TTL when it received the keepalive, which
-  // was after `sent`.
+  // was after `sent`. Published at once, before the next call.
   lease_ttl_ = std::min<milliseconds>(lease_ttl_, std::chrono::seconds(alive.value()));
   deadline_ = sent + lease_ttl_ - margin_;
   next_keepalive_at_ = sent + keepalive_interval_;
   publish_deadline(deadline_);
-  std::lock_guard lock(state_mutex_);
-  state_.lease_counted_from = sent;
-  state_.lease_deadline = deadline_;
+  {
+    std::lock_guard lock(state_mutex_);
+    state_.lease_counted_from = sent;
+    state_.lease_deadline = deadline_;
+  }
+  // The lease lives, but the key under it could have been deleted or replaced by hand (an
+  // operator, a restore): then this node is no longer the one etcd names.
+  if (leader_is_still_mine() == std::optional<bool>(false)) {
+    demote(role::standby);
+    drop_lease();
+  }
 }
 
 // true: the leader key holds this node's name under its lease and the term is its own;
@@ -367,7 +370,7 @@ void node_role::observe(const snapshot& s) {
   state_.leader = s.leader && valid_name(s.leader->value) ? s.leader->value : "";
   state_.primary_address =
       s.primary && s.primary->value.size() <= address_bytes_max ? s.primary->value : "";
-  if (s.term_value) state_.term = std::max(state_.term, *s.term_value);
+  if (s.term_value) state_.term = *s.term_value;
   state_.sync_exists = s.sync.has_value();
   state_.sync_set = s.sync_names.value_or(std::vector<std::string>{});
 }
