@@ -16,7 +16,9 @@
 // exactly the accounts that have a record; `ts_max_` is at least every timestamp in a list.
 //
 // Records never move and are never erased except by pop_back (the newest one, undone).
-// Lookups and walks newest first do not allocate; a walk oldest first allocates its list.
+// Lookups and walks newest first do not allocate; a walk oldest first allocates its list
+// (account_transfers, only a ring of filter.limit). A walk oldest first reads the whole list
+// (account_transfers: down to timestamp_min), since no link points towards the newer.
 // Not thread-safe: it has one owner, like every piece of engine state.
 #pragma once
 
@@ -50,6 +52,8 @@ class transfer_store {
   // inserted in place, which happens when batches in flight together finish out of order).
   std::uint32_t add(const stored_transfer& rec);
 
+  // By transfer id, which must not be 0 (asserted, as by id_map: no transfer has it, so a
+  // caller holding a client's 0 answers "absent" itself). no_record / nullptr when absent.
   std::uint32_t index_of(u128 id) const {
     const std::uint32_t* idx = index_.find(id);
     return idx == nullptr ? no_record : *idx;
@@ -145,15 +149,19 @@ void account_transfers(const transfer_store& store, const account_filter& filter
     });
     return;
   }
-  // Oldest first: the matches from the newest down to timestamp_min, then read backwards.
-  // Collected here rather than by an oldest-first walk, which would collect the whole list.
-  std::vector<const transfer*> matches;
+  // Oldest first: the list runs newest first, so the walk goes down to timestamp_min and
+  // keeps the last `limit` matches it meets (the oldest), in a ring, then reads them
+  // backwards. Bounded memory, but the walk is as long as the history above timestamp_min:
+  // the list has no link towards the newer.
+  std::vector<const transfer*> ring(filter.limit);
+  std::size_t seen = 0;
   store.for_each_of_account(filter.account_id, true, [&](const stored_transfer& s) {
     if (s.t.timestamp < filter.timestamp_min) return false;
-    if (s.t.timestamp <= ts_max && filter_matches(filter, s.t)) matches.push_back(&s.t);
+    if (s.t.timestamp <= ts_max && filter_matches(filter, s.t)) ring[seen++ % ring.size()] = &s.t;
     return true;
   });
-  for (auto it = matches.rbegin(); it != matches.rend() && n < filter.limit; ++it, ++n) out(**it);
+  const std::size_t first = seen > ring.size() ? seen - ring.size() : 0;
+  for (std::size_t k = seen; k > first; --k, ++n) out(*ring[(k - 1) % ring.size()]);
   REMIT_ASSERT(n <= filter.limit);
 }
 
