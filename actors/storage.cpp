@@ -313,6 +313,51 @@ bool recover(const std::string& dir, reference_ledger& out, recovery_report& rep
   return true;
 }
 
+bool cut_journal_after(const std::string& dir, std::uint64_t lsn, std::uint64_t& last_lsn,
+                       std::string& why, const storage_faults* faults) {
+  listing l;
+  if (!list_dir(dir, l, why)) return false;
+  for (const auto& [snap, name] : l.snapshots) {
+    if (snap > lsn) {
+      why = dir + "/" + name + " covers LSNs after " + std::to_string(lsn);
+      return false;
+    }
+  }
+  last_lsn = l.snapshots.empty() ? 0 : l.snapshots.back().first;
+  std::vector<std::byte> data;
+  bool changed = false;
+  for (auto it = l.journals.rbegin(); it != l.journals.rend(); ++it) {
+    const auto& [first, name] = *it;
+    const std::string path = dir + "/" + name;
+    if (first > lsn) {  // wholly after the cut
+      remove_file(path, faults);
+      changed = true;
+      continue;
+    }
+    // The file that holds the cut: keep its records up to `lsn`.
+    if (!read_file(path, data, why)) return false;
+    std::uint64_t keep = 0;
+    std::uint64_t kept_last = 0;
+    const journal::scan_result r = journal::scan(data, first, [&](const journal::record_view& v) {
+      if (v.header.lsn > lsn) return;
+      keep = v.offset + journal::header_size + v.header.length;
+      kept_last = v.header.lsn;
+    });
+    if (r.how == journal::scan_result::end::corrupt) {
+      why =
+          path + ": damaged record at offset " + std::to_string(r.bad_offset) + " (" + r.why + ")";
+      return false;
+    }
+    if (keep < data.size()) {
+      if (!truncate_durably(path, keep, why, faults)) return false;
+      changed = true;
+    }
+    if (kept_last != 0) last_lsn = std::max(last_lsn, kept_last);
+    break;
+  }
+  return !changed || fsync_dir(dir, why, faults);
+}
+
 // Writes `state` as the snapshot of `lsn`, then removes what it covers (of listing `l`).
 static bool write_snapshot_and_prune(const std::string& dir, const listing& l,
                                      const reference_ledger& state, std::uint64_t lsn,

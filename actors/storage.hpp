@@ -116,6 +116,15 @@ struct recovery_report {
                                       std::uint64_t last_lsn, std::string& why,
                                       const storage_faults* faults = nullptr);
 
+// Cuts the journal of `dir` after the record with LSN `lsn`: the file holding it is
+// truncated right after it (durably), and every later file is removed. A node that comes
+// back as a standby cuts the tail that the new primary never had (docs/CLUSTER.md). Refuses
+// (false with `why`, nothing changed) when a snapshot covers LSNs past the cut: then the
+// node needs the primary's snapshot instead. `last_lsn` is the journal's last LSN after it.
+[[nodiscard]] bool cut_journal_after(const std::string& dir, std::uint64_t lsn,
+                                     std::uint64_t& last_lsn, std::string& why,
+                                     const storage_faults* faults = nullptr);
+
 // Writes `data` as `name` in `dir` atomically: temporary file, fsync, rename, fsync of dir.
 [[nodiscard]] bool write_file_atomically(const std::string& dir, const std::string& name,
                                          std::span<const std::byte> data, std::string& why,
