@@ -29,6 +29,8 @@ std::string_view name(engine_status s) {
       return "storage_failed";
     case engine_status::too_many_events:
       return "too_many_events";
+    case engine_status::unavailable:
+      return "unavailable";
   }
   return "unknown";
 }
@@ -113,6 +115,7 @@ engine::engine(engine_config cfg) : cfg_(std::move(cfg)) {
     jc.faults = cfg_.faults;
     jc.unsafe_answer_before_fdatasync = cfg_.unsafe_answer_before_fdatasync;
     jc.waiters_max = cfg_.inflight_requests_max;
+    jc.replicate = cfg_.replicate;
     impl_->writer = std::make_unique<actors::journal_writer>(jc);
     std::string why;
     if (!impl_->writer->start(why)) throw std::runtime_error("remit: journal: " + why);

@@ -46,8 +46,21 @@ enum class engine_status : std::uint8_t {
   shutting_down,
   storage_failed,
   too_many_events,
+  // A cluster's primary could not make the answer durable on its synchronous standbys
+  // (engine_config::replicate said no): the outcome is unknown, resend by id later
+  // (docs/PROTOCOL.md section 9, `unavailable`). The engine goes on.
+  unavailable,
 };
 std::string_view name(engine_status s);
+
+// A cluster's primary (docs/CLUSTER.md): called on the journal's writer thread with each
+// group right after it is durable on this node, exactly as written (records first_lsn to
+// last_lsn). It returns once the group is durable wherever the cluster requires (true), or
+// once it cannot be (false: timeout, role lost). True means every group up to last_lsn is:
+// standbys take groups in order. The answers that wait for a group wait for this too; after
+// false they are answered `unavailable`.
+using replicate_hook = std::function<bool(std::span<const std::byte> group, std::uint64_t first_lsn,
+                                          std::uint64_t last_lsn)>;
 
 struct engine_config {
   std::uint32_t shards = 2;   // coordinator shards
@@ -87,6 +100,8 @@ struct engine_config {
   // off), so an answer survives a killed process but not a power loss. Never set it
   // anywhere else.
   bool unsafe_answer_before_fdatasync = false;
+  // Durability only: what a cluster's primary adds to the journal's rule (replicate_hook).
+  replicate_hook replicate;
   // Nanoseconds since the epoch; the system clock when empty. Tests inject their own.
   std::function<std::uint64_t()> clock;
 };

@@ -94,7 +94,8 @@ void journal_writer::run() {
     }
     if (!ok)
       std::fprintf(stderr, "remit: journal: %s; the engine stops taking writes\n", why.c_str());
-    (void)first;
+    // A cluster's primary: the answers wait for the synchronous standbys too.
+    const bool replicated = !ok || !cfg_.replicate || cfg_.replicate(group, first, last);
     group.clear();
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -102,7 +103,7 @@ void journal_writer::run() {
       job_.swap(group);  // give the buffer back for reuse
       job_.clear();
     }
-    anon_send_to(actor_, durable_atom::value, last, ok);
+    anon_send_to(actor_, durable_atom::value, last, ok, replicated);
   }
 }
 
@@ -152,6 +153,10 @@ struct journal_state {
   std::uint64_t group_records = 0;
   bool busy = false;
   bool failed = false;
+  // With a replicate hook: the last LSN the cluster confirmed (durable_lsn without one), and
+  // the last LSN of a group it could not confirm (0: none since).
+  std::uint64_t replicated_lsn = 0;
+  std::uint64_t unconfirmed_lsn = 0;
   struct waiter {
     std::uint64_t lsn;
     shard_actor driver;
@@ -177,6 +182,7 @@ journal_actor::behavior_type journal_behavior(journal_pointer self, journal_writ
   self->state.writer = writer;
   self->state.next_lsn = next_lsn;
   self->state.durable_lsn = next_lsn - 1;
+  self->state.replicated_lsn = next_lsn - 1;  // recovered: nothing before is waited for
   open_exit_activation(self);
   return {
       [self](append_atom, const journal_batch_ptr& b) {
@@ -195,12 +201,18 @@ journal_actor::behavior_type journal_behavior(journal_pointer self, journal_writ
         const auto handoff = received(self);
         auto& st = self->state;
         const std::uint64_t target = st.next_lsn - 1;
-        if (st.failed) return send_to(self, driver, synced_atom::value, job, false);
-        if (target <= st.durable_lsn) return send_to(self, driver, synced_atom::value, job, true);
+        const auto answer = [&](sync_status s) {
+          send_to(self, driver, synced_atom::value, job, static_cast<std::uint8_t>(s));
+        };
+        if (st.failed) return answer(sync_status::storage_failed);
+        if (target <= st.replicated_lsn) return answer(sync_status::durable);
+        // It depends on a group the cluster could not confirm, and nothing later confirmed
+        // it since: waiting could be forever (no later write may come).
+        if (target <= st.unconfirmed_lsn) return answer(sync_status::unavailable);
         REMIT_ASSERT(st.waiting.size() < st.writer->config().waiters_max);
         st.waiting.push_back({target, driver, job});
       },
-      [self](durable_atom, const std::uint64_t& lsn, const bool& ok) {
+      [self](durable_atom, const std::uint64_t& lsn, const bool& ok, const bool& replicated) {
         const auto handoff = received(self);
         auto& st = self->state;
         st.busy = false;
@@ -208,14 +220,21 @@ journal_actor::behavior_type journal_behavior(journal_pointer self, journal_writ
           st.failed = true;
           st.buffer.clear();
           for (const auto& w : st.waiting)
-            send_to(self, w.driver, synced_atom::value, w.job, false);
+            send_to(self, w.driver, synced_atom::value, w.job,
+                    static_cast<std::uint8_t>(sync_status::storage_failed));
           st.waiting.clear();
           return;
         }
         st.durable_lsn = lsn;
+        if (replicated) {
+          st.replicated_lsn = lsn;  // and every LSN before it: standbys take groups in order
+        } else {
+          st.unconfirmed_lsn = lsn;
+        }
+        const sync_status s = replicated ? sync_status::durable : sync_status::unavailable;
         while (!st.waiting.empty() && st.waiting.front().lsn <= lsn) {
           const auto& w = st.waiting.front();
-          send_to(self, w.driver, synced_atom::value, w.job, true);
+          send_to(self, w.driver, synced_atom::value, w.job, static_cast<std::uint8_t>(s));
           st.waiting.pop_front();
         }
         hand_off(self);

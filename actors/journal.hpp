@@ -40,6 +40,7 @@ struct journal_config {
   // Each request in flight waits for at most one sync: the bound of the journal's waiting
   // list (engine_config::inflight_requests_max).
   std::uint32_t waiters_max = 4096;
+  replicate_hook replicate;  // a cluster's primary: engine_config::replicate
 };
 
 struct journal_counters {

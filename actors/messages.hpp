@@ -196,16 +196,25 @@ using shard_actor =
                      caf::reacts_to<release_atom, release_ptr>,            // owner side
                      caf::reacts_to<register_atom, directory_ptr>,         // every shard
                      caf::reacts_to<query_atom, query_ptr>,                // owner side
-                     caf::reacts_to<done_atom, std::uint64_t>,          // a wave or query is done
-                     caf::reacts_to<synced_atom, std::uint64_t, bool>,  // a job's sync is done
-                     caf::reacts_to<restore_atom, restore_ptr>,         // recovered state, once
-                     caf::reacts_to<tick_atom>>;                        // expiry sweep
+                     caf::reacts_to<done_atom, std::uint64_t>,  // a wave or query is done
+                     // a job's sync is done, with its sync_status
+                     caf::reacts_to<synced_atom, std::uint64_t, std::uint8_t>,
+                     caf::reacts_to<restore_atom, restore_ptr>,  // recovered state, once
+                     caf::reacts_to<tick_atom>>;                 // expiry sweep
 
 // The journal: assigns LSNs in mailbox order and answers a sync once an fdatasync covers
 // everything appended before it (journal.hpp).
 using journal_actor = caf::typed_actor<caf::reacts_to<append_atom, journal_batch_ptr>,
                                        caf::reacts_to<sync_atom, shard_actor, std::uint64_t>,
-                                       caf::reacts_to<durable_atom, std::uint64_t, bool>>;
+                                       // written and synced, replicated
+                                       caf::reacts_to<durable_atom, std::uint64_t, bool, bool>>;
+
+// How a job's sync ended (synced_atom).
+enum class sync_status : std::uint8_t {
+  durable,         // on this node, and on the cluster's synchronous standbys if any
+  storage_failed,  // a write or fdatasync failed: fail-stop
+  unavailable,     // durable here, but the cluster could not confirm it: outcome unknown
+};
 
 // ---------------------------------------------------------------------------------------
 // Account actors

@@ -144,11 +144,11 @@ shard_actor::behavior_type shard_behavior(shard_pointer self, shard_config cfg) 
         REMIT_ASSERT(it != self->state.jobs.end());
         it->second->on_done();
       },
-      [self](synced_atom, const std::uint64_t& job_id, const bool& ok) {
+      [self](synced_atom, const std::uint64_t& job_id, const std::uint8_t& status) {
         const auto handoff = received(self);
         auto it = self->state.jobs.find(job_id);
         REMIT_ASSERT(it != self->state.jobs.end());
-        it->second->on_synced(ok);
+        it->second->on_synced(static_cast<sync_status>(status));
       },
       [self](restore_atom, const restore_ptr& r) {
         const auto handoff = received(self);

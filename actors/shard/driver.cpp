@@ -23,16 +23,20 @@ void job::sync_then_answer() {
   if (self_->state.cfg.journal) {
     send_to(self_, self_->state.cfg.journal, sync_atom::value, me, id_);
   } else {
-    send_to(self_, me, synced_atom::value, id_, true);  // durability off: nothing to wait for
+    // Durability off: nothing to wait for.
+    send_to(self_, me, synced_atom::value, id_, static_cast<std::uint8_t>(sync_status::durable));
   }
 }
 
-void job::on_synced(bool ok) {
+void job::on_synced(sync_status status) {
   // A failed sync means that decisions this answer may report, or that what it read
   // depended on, never became durable: a lookup could show a transfer that recovery will
-  // not have. So no answer of any kind goes out after it (fail-stop), reads included.
-  if (!ok) {
-    req_->status = engine_status::storage_failed;
+  // not have. So no answer of any kind goes out after it (fail-stop), reads included. An
+  // unconfirmed replication is the same for this answer (a new primary may not have what
+  // it reports), but not for the engine, which goes on.
+  if (status != sync_status::durable) {
+    req_->status = status == sync_status::unavailable ? engine_status::unavailable
+                                                      : engine_status::storage_failed;
     req_->results.clear();
     req_->accounts_out.clear();
     req_->transfers_out.clear();

@@ -59,7 +59,7 @@ class job {
   virtual void start() = 0;
   virtual void on_claimed();
   virtual void on_done();  // a wave or every query of the job is done
-  void on_synced(bool ok);
+  void on_synced(sync_status status);
 
  protected:
   // Sends the records of this step to the journal (before any commit they cover is sent),

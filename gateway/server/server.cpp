@@ -504,6 +504,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
         return status::storage_failed;
       case engine_status::too_many_events:  // the codec's event_count_max check comes first
         return status::bad_event_count;
+      case engine_status::unavailable:
+        return status::unavailable;
     }
     return status::storage_failed;
   }
