@@ -1,8 +1,7 @@
 // The pure parts of the `remit` command-line client: number parsing and printing, flag lists,
-// the transfer file, the hints printed next to a failed result, and aligned tables; and the
-// HOST:PORT parsing that remitd and remit-load use too. No I/O
-// and no network: every function here is a function of its arguments, so it is unit tested
-// (tests/cli) without a server.
+// the transfer file, the hints printed next to a failed result, and aligned tables. (HOST:PORT
+// parsing is the codec's: gateway/codec/address.hpp.) No I/O and no network: every function
+// here is a function of its arguments, so it is unit tested (tests/cli) without a server.
 //
 // Numbers on the command line and in transfer files are unsigned: decimal (up to 2^128-1)
 // or 0x-prefixed hexadecimal. No sign, no spaces, no separators; anything else is refused
@@ -50,17 +49,6 @@ std::string u128_error(std::string_view text);
 
 // An even number of hex digits (a secret on the command line).
 std::optional<std::vector<std::uint8_t>> parse_hex(std::string_view text);
-
-// HOST:PORT, [IPV6]:PORT, or HOST alone (port 7400). Sets `error` when it is not one.
-inline constexpr std::uint16_t default_port = 7400;
-struct server_address {
-  std::string host;
-  std::uint16_t port = default_port;
-};
-std::optional<server_address> parse_server(std::string_view text, std::string& error);
-// An address to listen on (remitd's --listen and --metrics): HOST:PORT or [IPV6]:PORT with
-// the port required, 0 meaning any free port. Sets `error` when it is not one.
-std::optional<server_address> parse_listen_address(std::string_view text, std::string& error);
 
 // ---------------------------------------------------------------------------------------
 // Flag lists: comma-separated names as docs/PROTOCOL.md spells them ("linked,pending"); `-` may

@@ -32,6 +32,7 @@
 
 #include "engine/types.hpp"
 #include "gateway/client/client.hpp"
+#include "gateway/codec/address.hpp"
 #include "gateway/codec/frame.hpp"
 #include "gateway/codec/keys.hpp"
 #include "tools/cli_format.hpp"
@@ -206,7 +207,7 @@ struct session {
 // The client configuration from the global options; a usage problem fills `error`.
 std::optional<client::config> make_config(const global_options& g, std::string& error) {
   client::config cfg;
-  const std::optional<server_address> a = parse_server(g.server, error);
+  const std::optional<codec::server_address> a = codec::parse_server(g.server, error);
   if (!a) {
     error = "--server: " + error;
     return std::nullopt;

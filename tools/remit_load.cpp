@@ -95,8 +95,8 @@
 #include "engine/reference_ledger.hpp"
 #include "engine/types.hpp"
 #include "gateway/client/client.hpp"
+#include "gateway/codec/address.hpp"
 #include "tools/alloc/cost.hpp"
-#include "tools/cli_format.hpp"
 #include "tools/histogram.hpp"
 #include "tools/load/payments.hpp"
 #include "tools/load/report.hpp"
@@ -704,7 +704,7 @@ std::unique_ptr<load_target> make_target(const options& o, bool scratch, std::st
     return std::make_unique<embedded_target>(std::move(c));
   }
   if (o.target.find(':') != std::string::npos) {
-    const auto at = cli::parse_server(o.target, why);
+    const auto at = codec::parse_server(o.target, why);
     if (!at) {
       why = "--target " + why;
       return nullptr;

@@ -28,9 +28,9 @@
 #include <CLI/CLI.hpp>
 
 #include "actors/engine.hpp"
+#include "gateway/codec/address.hpp"
 #include "gateway/codec/keys.hpp"
 #include "gateway/server/server.hpp"
-#include "tools/cli_format.hpp"
 
 namespace {
 
@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string why;
-  const auto listen_at = remit::cli::parse_listen_address(listen, why);
+  const auto listen_at = remit::codec::parse_listen_address(listen, why);
   if (!listen_at) {
     std::fprintf(stderr, "remitd: --listen: %s\n", why.c_str());
     return 2;
@@ -137,9 +137,9 @@ int main(int argc, char** argv) {
   scfg.host = listen_at->host;
   scfg.port = listen_at->port;
   const bool metrics_on = metrics_address != "off";
-  std::optional<remit::cli::server_address> metrics_at;
+  std::optional<remit::codec::server_address> metrics_at;
   if (metrics_on) {
-    metrics_at = remit::cli::parse_listen_address(metrics_address, why);
+    metrics_at = remit::codec::parse_listen_address(metrics_address, why);
     if (!metrics_at) {
       std::fprintf(stderr, "remitd: --metrics (HOST:PORT or off): %s\n", why.c_str());
       return 2;
