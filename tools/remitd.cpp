@@ -68,7 +68,9 @@ bool create_keys_file(const std::string& path, std::string& why) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// A function-try-block: what escapes (no memory, a failure stopping the server) is logged
+// and gives status 1, not an uncaught exception's abort without a word.
+int main(int argc, char** argv) try {
   CLI::App app{"remitd: the remit payment engine server"};
   std::string data_dir = "remit-data";
   std::string listen = "127.0.0.1:7400";
@@ -239,4 +241,7 @@ int main(int argc, char** argv) {
            std::to_string(j.groups) + " groups this run" +
            (engine->storage_failed() ? "; the journal had failed (fail-stop)" : ""));
   return engine->storage_failed() ? 1 : 0;
+} catch (const std::exception& e) {
+  log_line(std::string("stopping on an unexpected error: ") + e.what());
+  return 1;
 }

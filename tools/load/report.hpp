@@ -31,7 +31,8 @@
 
 namespace remit::load {
 
-inline constexpr std::size_t seconds_recorded_max = 3600 * 4;  // past it, the last second grows
+// Four hours; past it, the last second grows.
+inline constexpr std::size_t seconds_recorded_max = std::size_t{3600} * 4;
 
 struct second_stats {
   std::uint64_t offered = 0;     // events due in this second
