@@ -262,7 +262,7 @@ class transfer_builder {
 };
 
 // One transfer from a JSON object.
-bool transfer_from_json(const json& j, transfer& out, std::string& error) {
+[[nodiscard]] bool transfer_from_json(const json& j, transfer& out, std::string& error) {
   if (!j.is_object()) {
     error = "a transfer must be a JSON object";
     return false;
@@ -310,7 +310,7 @@ bool transfer_from_json(const json& j, transfer& out, std::string& error) {
 }
 
 // One transfer from a key=value line.
-bool transfer_from_line(std::string_view line, transfer& out, std::string& error) {
+[[nodiscard]] bool transfer_from_line(std::string_view line, transfer& out, std::string& error) {
   transfer_builder b;
   while (true) {
     line = trim(line);

@@ -48,7 +48,7 @@ void log_line(std::string_view line) {
 }
 
 // Creates the keys file with one admin key; false (with `why`) when that fails.
-bool create_keys_file(const std::string& path, std::string& why) {
+[[nodiscard]] bool create_keys_file(const std::string& path, std::string& why) {
   const remit::codec::key_entry k = remit::codec::make_key("admin", remit::codec::permission::all);
   const std::string text =
       "# remit keys: key_id hex_secret permissions (1 read, 2 transfer, 4 admin, 8 "

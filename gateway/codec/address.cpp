@@ -18,7 +18,8 @@ struct split_address {
   std::optional<std::string_view> port;
 };
 
-std::optional<split_address> split_host_port(std::string_view text, std::string& error) {
+[[nodiscard]] std::optional<split_address> split_host_port(std::string_view text,
+                                                           std::string& error) {
   split_address a;
   if (!text.empty() && text.front() == '[') {
     const std::size_t close = text.find(']');
@@ -52,7 +53,7 @@ std::optional<split_address> split_host_port(std::string_view text, std::string&
 }
 
 // A decimal port from `min` to 65535: 1 to 5 digits and nothing else.
-std::optional<std::uint16_t> parse_port(std::string_view port, std::uint16_t min) {
+[[nodiscard]] std::optional<std::uint16_t> parse_port(std::string_view port, std::uint16_t min) {
   if (port.empty() || port.size() > 5) return std::nullopt;
   std::uint32_t value = 0;
   for (const char c : port) {

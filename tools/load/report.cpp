@@ -767,7 +767,8 @@ std::string html(const run_record& r) {
 
 namespace {
 
-bool write_file(const std::filesystem::path& p, const std::string& text, std::string& why) {
+[[nodiscard]] bool write_file(const std::filesystem::path& p, const std::string& text,
+                              std::string& why) {
   std::ofstream f(p, std::ios::binary | std::ios::trunc);
   f << text;
   f.close();
