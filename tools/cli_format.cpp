@@ -262,7 +262,7 @@ class transfer_builder {
 };
 
 // One transfer from a JSON object.
-bool transfer_from_json(const json& j, transfer& out, std::string& error) {
+[[nodiscard]] bool transfer_from_json(const json& j, transfer& out, std::string& error) {
   if (!j.is_object()) {
     error = "a transfer must be a JSON object";
     return false;
@@ -310,7 +310,7 @@ bool transfer_from_json(const json& j, transfer& out, std::string& error) {
 }
 
 // One transfer from a key=value line.
-bool transfer_from_line(std::string_view line, transfer& out, std::string& error) {
+[[nodiscard]] bool transfer_from_line(std::string_view line, transfer& out, std::string& error) {
   transfer_builder b;
   while (true) {
     line = trim(line);
@@ -391,84 +391,6 @@ std::optional<std::vector<std::uint8_t>> parse_hex(std::string_view text) {
     bytes.push_back(static_cast<std::uint8_t>(hi * 16 + lo));
   }
   return bytes;
-}
-
-namespace {
-
-// HOST:PORT, [IPV6]:PORT or HOST alone, split apart; the port, when there is one, is still
-// text. Sets `error` when `text` is none of those.
-struct split_address {
-  std::string host;
-  std::optional<std::string_view> port;
-};
-
-std::optional<split_address> split_host_port(std::string_view text, std::string& error) {
-  split_address a;
-  if (!text.empty() && text.front() == '[') {
-    const std::size_t close = text.find(']');
-    if (close == std::string_view::npos) {
-      error = "'" + std::string(text) + "': an IPv6 address needs its closing ']'";
-      return std::nullopt;
-    }
-    a.host = std::string(text.substr(1, close - 1));
-    const std::string_view rest = text.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') {
-        error = "'" + std::string(text) + "': HOST:PORT or [IPV6]:PORT expected";
-        return std::nullopt;
-      }
-      a.port = rest.substr(1);
-    }
-  } else {
-    const std::size_t colon = text.find(':');
-    if (colon != std::string_view::npos && text.find(':', colon + 1) != std::string_view::npos) {
-      error = "'" + std::string(text) + "': write an IPv6 address as [ADDRESS]:PORT";
-      return std::nullopt;
-    }
-    a.host = std::string(text.substr(0, colon));
-    if (colon != std::string_view::npos) a.port = text.substr(colon + 1);
-  }
-  if (a.host.empty()) {
-    error = "'" + std::string(text) + "': the host is missing (HOST:PORT)";
-    return std::nullopt;
-  }
-  return a;
-}
-
-// A decimal port from `min` to 65535.
-std::optional<std::uint16_t> parse_port(std::string_view port, std::uint16_t min) {
-  const std::optional<std::uint64_t> p =
-      port.size() <= 5 ? parse_uint(port, UINT16_MAX) : std::nullopt;
-  if (!p || *p < min || port.starts_with("0x") || port.starts_with("0X")) return std::nullopt;
-  return static_cast<std::uint16_t>(*p);
-}
-
-}  // namespace
-
-std::optional<server_address> parse_server(std::string_view text, std::string& error) {
-  std::optional<split_address> s = split_host_port(text, error);
-  if (!s) return std::nullopt;
-  server_address a{std::move(s->host)};
-  if (s->port) {
-    const std::optional<std::uint16_t> p = parse_port(*s->port, 1);
-    if (!p) {
-      error = "'" + std::string(text) + "': the port must be a number from 1 to 65535";
-      return std::nullopt;
-    }
-    a.port = *p;
-  }
-  return a;
-}
-
-std::optional<server_address> parse_listen_address(std::string_view text, std::string& error) {
-  std::optional<split_address> s = split_host_port(text, error);
-  if (!s) return std::nullopt;
-  const std::optional<std::uint16_t> p = s->port ? parse_port(*s->port, 0) : std::nullopt;
-  if (!p) {
-    error = "'" + std::string(text) + "': HOST:PORT with a port from 0 to 65535 expected";
-    return std::nullopt;
-  }
-  return server_address{std::move(s->host), *p};
 }
 
 // ---------------------------------------------------------------------------------------

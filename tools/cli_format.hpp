@@ -1,8 +1,7 @@
 // The pure parts of the `remit` command-line client: number parsing and printing, flag lists,
-// the transfer file, the hints printed next to a failed result, and aligned tables; and the
-// HOST:PORT parsing that remitd and remit-load use too. No I/O
-// and no network: every function here is a function of its arguments, so it is unit tested
-// (tests/cli) without a server.
+// the transfer file, the hints printed next to a failed result, and aligned tables. (HOST:PORT
+// parsing is the codec's: gateway/codec/address.hpp.) No I/O and no network: every function
+// here is a function of its arguments, so it is unit tested (tests/cli) without a server.
 //
 // Numbers on the command line and in transfer files are unsigned: decimal (up to 2^128-1)
 // or 0x-prefixed hexadecimal. No sign, no spaces, no separators; anything else is refused
@@ -35,10 +34,10 @@ inline constexpr int exit_usage = 2;   // bad usage or input; nothing was sent
 
 // Decimal or 0x-hex, 0 to 2^128-1. Nothing for an empty string, a sign, a stray character
 // or a value that does not fit.
-std::optional<u128> parse_u128(std::string_view text);
+[[nodiscard]] std::optional<u128> parse_u128(std::string_view text);
 
 // parse_u128 bounded by `max` (for the u64, u32 and u16 fields).
-std::optional<std::uint64_t> parse_uint(std::string_view text, std::uint64_t max);
+[[nodiscard]] std::optional<std::uint64_t> parse_uint(std::string_view text, std::uint64_t max);
 
 // Decimal, without leading zeros.
 std::string format_u128(u128 v);
@@ -49,26 +48,17 @@ std::string number_error(std::string_view text, std::uint64_t max);
 std::string u128_error(std::string_view text);
 
 // An even number of hex digits (a secret on the command line).
-std::optional<std::vector<std::uint8_t>> parse_hex(std::string_view text);
-
-// HOST:PORT, [IPV6]:PORT, or HOST alone (port 7400). Sets `error` when it is not one.
-inline constexpr std::uint16_t default_port = 7400;
-struct server_address {
-  std::string host;
-  std::uint16_t port = default_port;
-};
-std::optional<server_address> parse_server(std::string_view text, std::string& error);
-// An address to listen on (remitd's --listen and --metrics): HOST:PORT or [IPV6]:PORT with
-// the port required, 0 meaning any free port. Sets `error` when it is not one.
-std::optional<server_address> parse_listen_address(std::string_view text, std::string& error);
+[[nodiscard]] std::optional<std::vector<std::uint8_t>> parse_hex(std::string_view text);
 
 // ---------------------------------------------------------------------------------------
 // Flag lists: comma-separated names as docs/PROTOCOL.md spells them ("linked,pending"); `-` may
 // stand for `_`; an empty list is 0. Unknown names set `error` to a message naming the name
 // and the valid ones.
 
-std::optional<std::uint16_t> parse_account_flags(std::string_view list, std::string& error);
-std::optional<std::uint16_t> parse_transfer_flags(std::string_view list, std::string& error);
+[[nodiscard]] std::optional<std::uint16_t> parse_account_flags(std::string_view list,
+                                                               std::string& error);
+[[nodiscard]] std::optional<std::uint16_t> parse_transfer_flags(std::string_view list,
+                                                                std::string& error);
 
 // The names of the bits set, in bit order; unknown bits as "bit_N".
 std::vector<std::string> account_flag_names(std::uint16_t flags);
@@ -102,7 +92,8 @@ struct transfer_file_result {
   std::string error;  // "line 3: amount: 'x' is not a number ..."; empty on success
   bool ok() const { return error.empty(); }
 };
-transfer_file_result parse_transfer_file(std::string_view text, std::size_t events_max);
+[[nodiscard]] transfer_file_result parse_transfer_file(std::string_view text,
+                                                       std::size_t events_max);
 
 // ---------------------------------------------------------------------------------------
 // Hints: one short sentence of what to do about a result code or protocol status.

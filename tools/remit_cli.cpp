@@ -32,6 +32,7 @@
 
 #include "engine/types.hpp"
 #include "gateway/client/client.hpp"
+#include "gateway/codec/address.hpp"
 #include "gateway/codec/frame.hpp"
 #include "gateway/codec/keys.hpp"
 #include "tools/cli_format.hpp"
@@ -204,9 +205,10 @@ struct session {
 };
 
 // The client configuration from the global options; a usage problem fills `error`.
-std::optional<client::config> make_config(const global_options& g, std::string& error) {
+[[nodiscard]] std::optional<client::config> make_config(const global_options& g,
+                                                        std::string& error) {
   client::config cfg;
-  const std::optional<server_address> a = parse_server(g.server, error);
+  const std::optional<codec::server_address> a = codec::parse_server(g.server, error);
   if (!a) {
     error = "--server: " + error;
     return std::nullopt;
@@ -245,8 +247,8 @@ std::optional<client::config> make_config(const global_options& g, std::string& 
 }
 
 // Connects; on failure prints what happened naming the server and returns nothing.
-std::optional<session> connect(const client::config& cfg, const global_options& g,
-                               const output& out) {
+[[nodiscard]] std::optional<session> connect(const client::config& cfg, const global_options& g,
+                                             const output& out) {
   session s;
   s.server = g.server;
   try {
@@ -277,7 +279,8 @@ std::optional<session> connect(const client::config& cfg, const global_options& 
 }
 
 // Whether a reply is usable; prints why when it is not.
-bool reply_ok(const client::reply& r, const session& s, const output& out, bool creates) {
+[[nodiscard]] bool reply_ok(const client::reply& r, const session& s, const output& out,
+                            bool creates) {
   if (!r.answered) {
     std::string why = "check that remitd still runs at " + s.server;
     if (creates) {
@@ -356,7 +359,7 @@ int create_account(session& s, const output& out, const create_account_options& 
   return report_outcomes<create_account_result>(r, events, &account::id, s, out);
 }
 
-std::optional<std::string> read_file(const std::string& path, std::string& error) {
+[[nodiscard]] std::optional<std::string> read_file(const std::string& path, std::string& error) {
   std::string text;
   if (path == "-") {
     text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());

@@ -95,8 +95,8 @@
 #include "engine/reference_ledger.hpp"
 #include "engine/types.hpp"
 #include "gateway/client/client.hpp"
+#include "gateway/codec/address.hpp"
 #include "tools/alloc/cost.hpp"
-#include "tools/cli_format.hpp"
 #include "tools/histogram.hpp"
 #include "tools/load/payments.hpp"
 #include "tools/load/report.hpp"
@@ -704,7 +704,7 @@ std::unique_ptr<load_target> make_target(const options& o, bool scratch, std::st
     return std::make_unique<embedded_target>(std::move(c));
   }
   if (o.target.find(':') != std::string::npos) {
-    const auto at = cli::parse_server(o.target, why);
+    const auto at = codec::parse_server(o.target, why);
     if (!at) {
       why = "--target " + why;
       return nullptr;
@@ -1025,8 +1025,9 @@ double round_to(double x, int digits) {
 // Sends every batch `next` fills, at most `window` outstanding, and waits for all the
 // answers. False (with `failure` set) when the target failed.
 template <class Event, class Next>
-bool pump(std::size_t window, Next next, typename flight<Event>::submit_fn submit,
-          typename flight<Event>::ok_fn on_ok, std::uint64_t& overloaded, std::string& failure) {
+[[nodiscard]] bool pump(std::size_t window, Next next, typename flight<Event>::submit_fn submit,
+                        typename flight<Event>::ok_fn on_ok, std::uint64_t& overloaded,
+                        std::string& failure) {
   flight<Event> f(window, std::move(submit), std::move(on_ok));
   for (;;) {
     const std::optional<std::size_t> i = f.acquire(time_point::max());
@@ -1061,7 +1062,8 @@ void shift_transfers(std::vector<transfer>& v, u128 account_offset, u128 transfe
 // Creates and funds the accounts, in the generator's batches, `window` at a time, then sets
 // the workload's account controls. Prints what it did; false when the target failed or
 // refused an account.
-bool setup(load_target& target, load_source& gen, const options& o, std::size_t window) {
+[[nodiscard]] bool setup(load_target& target, load_source& gen, const options& o,
+                         std::size_t window) {
   const time_point t0 = steady::now();
   std::mutex m;
   std::uint64_t created = 0, refused = 0, funded = 0, unfunded = 0, overloaded = 0;
@@ -1162,7 +1164,8 @@ inline constexpr double spin_us_default = 200;
 inline constexpr double spin_us_realtime = 60;
 
 template <class Show>
-bool wait_for_due(flight<transfer>& f, time_point due, steady::duration spin_margin, Show show) {
+[[nodiscard]] bool wait_for_due(flight<transfer>& f, time_point due, steady::duration spin_margin,
+                                Show show) {
   for (time_point now = steady::now(); now + spin_margin < due; now = steady::now()) {
     if (!f.wait_until(std::min(due - spin_margin, now + tick))) return false;
     show();
@@ -1194,8 +1197,9 @@ void realtime_sender() {
 // The timed load, closed or open loop (see the top of the file). False when the target
 // failed. `rec`, when given, gets the per-second figures, starting at second
 // `second_offset` (--find-max runs several loads into one record).
-bool run_load(load_target& target, load_source& gen, const options& o, const schedule* sched,
-              std::size_t outstanding_max, run_report& rep, run_record* rec, double second_offset) {
+[[nodiscard]] bool run_load(load_target& target, load_source& gen, const options& o,
+                            const schedule* sched, std::size_t outstanding_max, run_report& rep,
+                            run_record* rec, double second_offset) {
   const bool open = sched != nullptr;
   const bool endless = !open || std::isinf(sched->seconds());
   const std::uint64_t limit = o.transfers != 0            ? o.transfers
@@ -1382,7 +1386,8 @@ struct ledger_view {
   bool operator==(const ledger_view&) const = default;
 };
 
-bool look_up_all(load_target& target, const load_source& gen, u128 offset, ledger_view& v) {
+[[nodiscard]] bool look_up_all(load_target& target, const load_source& gen, u128 offset,
+                               ledger_view& v) {
   v = ledger_view{};
   std::vector<u128> ids;
   std::vector<account> found(batch_events_max);
@@ -1436,7 +1441,8 @@ bool balances(const ledger_view& v) {
 // then the last one is judged, with a note.
 inline constexpr int check_passes_max = 10;
 
-bool check_conserved(load_target& target, const load_source& gen, u128 offset, run_report& rep) {
+[[nodiscard]] bool check_conserved(load_target& target, const load_source& gen, u128 offset,
+                                   run_report& rep) {
   using clock = std::chrono::steady_clock;
   // Timeouts count from the transfer's commit, which is before now; a sweep is at most a
   // second behind.
@@ -1648,7 +1654,7 @@ struct slo_bound {
   std::string text;
 };
 
-std::optional<slo_bound> parse_slo(const std::string& s, std::string& why) {
+[[nodiscard]] std::optional<slo_bound> parse_slo(const std::string& s, std::string& why) {
   slo_bound b;
   double p = 0, v = 0;
   char unit[8] = {};
@@ -1677,8 +1683,9 @@ std::optional<slo_bound> parse_slo(const std::string& s, std::string& why) {
 // and nothing was refused as overloaded. At most find_max_steps_max steps.
 inline constexpr int find_max_steps_max = 24;
 
-bool find_max(load_target& target, load_source& gen, options& o, std::size_t outstanding_max,
-              const slo_bound& slo, run_record& rec, run_report& best_rep) {
+[[nodiscard]] bool find_max(load_target& target, load_source& gen, options& o,
+                            std::size_t outstanding_max, const slo_bound& slo, run_record& rec,
+                            run_report& best_rep) {
   find_max_result fm;
   fm.slo = slo.text;
   fm.bound_us = static_cast<double>(slo.bound_ns) / 1e3;

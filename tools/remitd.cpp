@@ -28,9 +28,9 @@
 #include <CLI/CLI.hpp>
 
 #include "actors/engine.hpp"
+#include "gateway/codec/address.hpp"
 #include "gateway/codec/keys.hpp"
 #include "gateway/server/server.hpp"
-#include "tools/cli_format.hpp"
 
 namespace {
 
@@ -48,7 +48,7 @@ void log_line(std::string_view line) {
 }
 
 // Creates the keys file with one admin key; false (with `why`) when that fails.
-bool create_keys_file(const std::string& path, std::string& why) {
+[[nodiscard]] bool create_keys_file(const std::string& path, std::string& why) {
   const remit::codec::key_entry k = remit::codec::make_key("admin", remit::codec::permission::all);
   const std::string text =
       "# remit keys: key_id hex_secret permissions (1 read, 2 transfer, 4 admin, 8 "
@@ -68,7 +68,9 @@ bool create_keys_file(const std::string& path, std::string& why) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// A function-try-block: what escapes (no memory, a failure stopping the server) is logged
+// and gives status 1, not an uncaught exception's abort without a word.
+int main(int argc, char** argv) try {
   CLI::App app{"remitd: the remit payment engine server"};
   std::string data_dir = "remit-data";
   std::string listen = "127.0.0.1:7400";
@@ -129,7 +131,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string why;
-  const auto listen_at = remit::cli::parse_listen_address(listen, why);
+  const auto listen_at = remit::codec::parse_listen_address(listen, why);
   if (!listen_at) {
     std::fprintf(stderr, "remitd: --listen: %s\n", why.c_str());
     return 2;
@@ -137,9 +139,9 @@ int main(int argc, char** argv) {
   scfg.host = listen_at->host;
   scfg.port = listen_at->port;
   const bool metrics_on = metrics_address != "off";
-  std::optional<remit::cli::server_address> metrics_at;
+  std::optional<remit::codec::server_address> metrics_at;
   if (metrics_on) {
-    metrics_at = remit::cli::parse_listen_address(metrics_address, why);
+    metrics_at = remit::codec::parse_listen_address(metrics_address, why);
     if (!metrics_at) {
       std::fprintf(stderr, "remitd: --metrics (HOST:PORT or off): %s\n", why.c_str());
       return 2;
@@ -239,4 +241,7 @@ int main(int argc, char** argv) {
            std::to_string(j.groups) + " groups this run" +
            (engine->storage_failed() ? "; the journal had failed (fail-stop)" : ""));
   return engine->storage_failed() ? 1 : 0;
+} catch (const std::exception& e) {
+  log_line(std::string("stopping on an unexpected error: ") + e.what());
+  return 1;
 }

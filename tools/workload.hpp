@@ -124,8 +124,8 @@ enum class distribution : std::uint8_t { uniform, zipf };
 
 std::string_view name(mix m);
 std::string_view name(distribution d);
-std::optional<mix> parse_mix(std::string_view s);
-std::optional<distribution> parse_distribution(std::string_view s);
+[[nodiscard]] std::optional<mix> parse_mix(std::string_view s);
+[[nodiscard]] std::optional<distribution> parse_distribution(std::string_view s);
 
 struct config {
   std::uint64_t accounts = 100'000;  // user accounts: ids 1..accounts; at least 2 x ledgers

@@ -116,14 +116,16 @@ class client {
   void get_ledger_stats(std::uint32_t ledger, callback cb);
   void ping(std::span<const std::byte> payload, callback cb);
 
-  reply create_accounts(std::span<const account> events);
-  reply create_transfers(std::span<const transfer> events);
-  reply lookup_accounts(std::span<const u128> ids);
-  reply lookup_transfers(std::span<const u128> ids);
-  reply get_account_transfers(const account_filter& filter);
-  reply set_account_controls(std::span<const account_controls> events);
-  reply get_ledger_stats(std::uint32_t ledger);
-  reply ping(std::span<const std::byte> payload);
+  // Synchronous forms: they wait for the answer. The reply says whether the call failed,
+  // so it must be looked at.
+  [[nodiscard]] reply create_accounts(std::span<const account> events);
+  [[nodiscard]] reply create_transfers(std::span<const transfer> events);
+  [[nodiscard]] reply lookup_accounts(std::span<const u128> ids);
+  [[nodiscard]] reply lookup_transfers(std::span<const u128> ids);
+  [[nodiscard]] reply get_account_transfers(const account_filter& filter);
+  [[nodiscard]] reply set_account_controls(std::span<const account_controls> events);
+  [[nodiscard]] reply get_ledger_stats(std::uint32_t ledger);
+  [[nodiscard]] reply ping(std::span<const std::byte> payload);
 
   // Requests sent and not yet answered, and calls queued behind them.
   std::uint32_t inflight() const;

@@ -17,7 +17,7 @@ digest hmac_sha256(std::span<const std::uint8_t> key,
                    std::initializer_list<std::span<const std::byte>> parts);
 
 // Constant-time equality of two byte strings of the same size.
-bool equal_ct(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b);
+[[nodiscard]] bool equal_ct(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b);
 
 // Fills `out` from a cryptographic random source; throws std::runtime_error if it fails.
 void random_bytes(std::span<std::uint8_t> out);
@@ -39,7 +39,7 @@ class mac_key {
   std::array<std::uint8_t, 16> compute(std::span<const std::byte> header,
                                        std::span<const std::byte> body) const;
   // Whether the frame's MAC verifies (constant time). `frame`: header then body.
-  bool verify(std::span<const std::byte> frame) const;
+  [[nodiscard]] bool verify(std::span<const std::byte> frame) const;
 
  private:
   digest key_{};

@@ -35,7 +35,7 @@ class frame_decoder {
   // `n` bytes were written at the front of want().
   void commit(std::size_t n);
   // Copies bytes in until a frame is whole or the header fails; returns how many it took.
-  std::size_t feed(std::span<const std::byte> bytes);
+  [[nodiscard]] std::size_t feed(std::span<const std::byte> bytes);
 
   state current() const { return state_; }
   // With state::header_error: why (bad_magic, unsupported_version, header_checksum,

@@ -120,8 +120,7 @@ opcode_shape shape_of(std::uint16_t op) {
     case opcode::create_transfers:
       return {true, permission::transfer, sizeof(transfer), true};
     case opcode::lookup_accounts:
-      return {true, permission::read, sizeof(u128), true};
-    case opcode::lookup_transfers:
+    case opcode::lookup_transfers:  // both take a batch of ids
       return {true, permission::read, sizeof(u128), true};
     case opcode::get_account_transfers:
       return {true, permission::read, sizeof(account_filter), false};

@@ -185,19 +185,20 @@ opcode_shape shape_of(std::uint16_t op);
 // Step 1 of section 2, on the header alone: magic, version, header_crc32c, body_size.
 // `pre_auth`: the body must be exactly HELLO's or AUTH's size (else bad_event_count).
 // Returns status::ok when the body may be read.
-status check_header(const frame_header& h, std::uint32_t body_size_max, bool pre_auth);
+[[nodiscard]] status check_header(const frame_header& h, std::uint32_t body_size_max,
+                                  bool pre_auth);
 
 // Step 3 of section 2 on a request that passed the sequence and MAC checks: body_crc32c,
 // flags and reserved header field, opcode, permission, event_count and body_size, reserved
 // bytes of Hello/AccountFilter/stats bodies. `permissions` are the session key's bits.
-status check_request(const frame_header& h, std::span<const std::byte> body,
-                     std::uint32_t permissions, std::uint32_t event_count_max);
+[[nodiscard]] status check_request(const frame_header& h, std::span<const std::byte> body,
+                                   std::uint32_t permissions, std::uint32_t event_count_max);
 
 // The checks of HELLO's and AUTH's frames before AUTH (section 1): the opcode expected at
 // that point (else not_authenticated), body crc, flags and reserved field, event_count 1,
 // and for HELLO its mac_mode and reserved bytes.
-status check_hello(const frame_header& h, std::span<const std::byte> body);
-status check_auth(const frame_header& h, std::span<const std::byte> body);
+[[nodiscard]] status check_hello(const frame_header& h, std::span<const std::byte> body);
+[[nodiscard]] status check_auth(const frame_header& h, std::span<const std::byte> body);
 
 // Everything of a header but the checksums and MAC, which seal_frame computes.
 struct frame_fields {

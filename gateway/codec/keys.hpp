@@ -22,11 +22,13 @@ struct key_entry {
 
 // Parses the text of a keys file. On a bad line returns nothing and sets `error` to the line
 // number and what is wrong with it (never the secret).
-std::optional<std::vector<key_entry>> parse_keys(std::string_view text, std::string& error);
+[[nodiscard]] std::optional<std::vector<key_entry>> parse_keys(std::string_view text,
+                                                               std::string& error);
 
 // Reads and parses a keys file. Refuses a file that group or others may read or write (it
 // holds secrets), naming the mode and the fix.
-std::optional<std::vector<key_entry>> read_keys_file(const std::string& path, std::string& error);
+[[nodiscard]] std::optional<std::vector<key_entry>> read_keys_file(const std::string& path,
+                                                                   std::string& error);
 
 // A new random key line's fields: a 32-byte secret.
 key_entry make_key(std::string id, std::uint32_t permissions);

@@ -138,7 +138,7 @@ struct metrics_endpoint::impl {
     });
   }
 
-  void serve(std::shared_ptr<beast::tcp_stream> stream) {
+  void serve(const std::shared_ptr<beast::tcp_stream>& stream) {
     auto buffer = std::make_shared<beast::flat_buffer>();
     auto req = std::make_shared<http::request<http::string_body>>();
     stream->expires_after(std::chrono::seconds(5));

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -920,7 +922,16 @@ server::server(engine& e, server_config cfg) : impl_(std::make_shared<impl>(e, s
 }
 
 server::~server() {
-  stop();
+  // stop() throws only when the system fails under it (a mutex that cannot be locked, a
+  // thread that cannot be joined, no memory for the list of sessions). A destructor cannot
+  // recover from that and must not throw: say what it was, then stop the process.
+  try {
+    stop();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "remit: gateway server: stopping in the destructor failed: %s\n",
+                 e.what());
+    std::abort();
+  }
 }
 
 void server::stop() {

@@ -107,7 +107,7 @@ class server {
   // Binds the listening socket (throws std::runtime_error naming the address on failure)
   // and starts the I/O threads. `e` must outlive the server.
   server(engine& e, server_config cfg);
-  // Stops (as stop()) if still running.
+  // Stops (as stop()) if still running; aborts, with a message, if stopping throws.
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;

@@ -240,8 +240,8 @@ TEST(mac_key, sealed_frame_decodes_and_verifies_after_any_split) {
       test::seal({17, 2, 1, 1, 0, 0}, test::valid_body(opcode::create_transfers), &keys.c2s);
   for (std::size_t cut = 0; cut <= frame.size(); cut += 13) {
     frame_decoder d(1024);
-    d.feed(std::span(frame).first(cut));
-    d.feed(std::span(frame).subspan(cut));
+    EXPECT_EQ(d.feed(std::span(frame).first(cut)), cut);
+    EXPECT_EQ(d.feed(std::span(frame).subspan(cut)), frame.size() - cut);
     ASSERT_EQ(d.current(), frame_decoder::state::frame);
     EXPECT_TRUE(keys.c2s.verify(d.frame()));
   }

@@ -57,7 +57,7 @@ enum class payment_kind : std::uint8_t {
 inline constexpr std::size_t payment_kind_count = 6;
 
 std::string_view name(payment_kind k);
-std::optional<payment_kind> parse_payment_kind(std::string_view s);
+[[nodiscard]] std::optional<payment_kind> parse_payment_kind(std::string_view s);
 
 struct payments_config {
   std::string name = "custom";
@@ -92,10 +92,11 @@ struct payments_config {
 // The named workloads: card, settlement, payment-fee, fx, payout, refused, payments (all
 // of them blended as a payments company might see them).
 std::vector<std::string_view> payment_workload_names();
-std::optional<payments_config> named_payments(std::string_view name);
+[[nodiscard]] std::optional<payments_config> named_payments(std::string_view name);
 // A workload from JSON text (docs/LOAD.md): {"name", "kinds": {kind: weight}, and any field
 // of payments_config}. nullopt and `why` when it is not one.
-std::optional<payments_config> parse_payments(std::string_view json_text, std::string& why);
+[[nodiscard]] std::optional<payments_config> parse_payments(std::string_view json_text,
+                                                            std::string& why);
 // Empty when usable.
 std::string_view validate(const payments_config& c);
 

@@ -495,17 +495,28 @@ struct axis {
     }
     return hi > lo ? (v - lo) / (hi - lo) : 0.0;
   }
+  // At most ticks_max ticks, counted in integers: a double loop counter that starts at 0
+  // (log10 of lo <= 0) never grows by *= 10, and one that grows by += step drifts.
+  static constexpr int ticks_max = 12;
   std::vector<double> ticks() const {
     std::vector<double> t;
     if (log) {
-      for (double v = std::pow(10.0, std::floor(std::log10(lo))); v <= hi * 1.0001; v *= 10)
-        if (v >= lo * 0.9999) t.push_back(v);
+      // The powers of ten in [lo, hi]; lo and hi clamped as map() clamps values.
+      const double e_lo = std::floor(std::log10(std::max(lo, 1e-12)));
+      const double e_hi = std::ceil(std::log10(std::max(hi, 1e-12)));
+      for (int i = 0; i < 2 * ticks_max && e_lo + i <= e_hi; ++i) {
+        const double v = std::pow(10.0, e_lo + i);
+        if (v >= lo * 0.9999 && v <= hi * 1.0001) t.push_back(v);
+      }
     } else {
       const double step = std::pow(10.0, std::floor(std::log10(std::max(hi - lo, 1e-9)))) *
                           ((hi - lo) / std::pow(10.0, std::floor(std::log10(hi - lo))) > 5 ? 2 : 1);
-      for (double v = std::ceil(lo / step) * step; v <= hi + step * 1e-6 && t.size() < 12;
-           v += step)
+      const double first = std::ceil(lo / step) * step;
+      for (int i = 0; i < ticks_max; ++i) {
+        const double v = first + i * step;
+        if (v > hi + step * 1e-6) break;
         t.push_back(v);
+      }
     }
     return t;
   }
@@ -756,7 +767,8 @@ std::string html(const run_record& r) {
 
 namespace {
 
-bool write_file(const std::filesystem::path& p, const std::string& text, std::string& why) {
+[[nodiscard]] bool write_file(const std::filesystem::path& p, const std::string& text,
+                              std::string& why) {
   std::ofstream f(p, std::ios::binary | std::ios::trunc);
   f << text;
   f.close();

@@ -31,7 +31,8 @@
 
 namespace remit::load {
 
-inline constexpr std::size_t seconds_recorded_max = 3600 * 4;  // past it, the last second grows
+// Four hours; past it, the last second grows.
+inline constexpr std::size_t seconds_recorded_max = std::size_t{3600} * 4;
 
 struct second_stats {
   std::uint64_t offered = 0;     // events due in this second
@@ -91,10 +92,10 @@ struct run_record {
 };
 
 nlohmann::ordered_json histogram_json(const histogram& h);
-bool histogram_from_json(const nlohmann::json& j, histogram& h, std::string& why);
+[[nodiscard]] bool histogram_from_json(const nlohmann::json& j, histogram& h, std::string& why);
 
 nlohmann::ordered_json to_json(const run_record& r);
-bool from_json(const nlohmann::json& j, run_record& r, std::string& why);
+[[nodiscard]] bool from_json(const nlohmann::json& j, run_record& r, std::string& why);
 
 // HdrHistogram's percentile distribution of `h` (ns), values scaled to microseconds.
 std::string hgrm(const histogram& h);
@@ -104,8 +105,8 @@ std::string seconds_csv(const run_record& r);
 std::string html(const run_record& r);
 
 // Writes every file into `dir` (made if missing). False and `why` when it cannot.
-bool write_report(const std::string& dir, const run_record& r, std::string& why);
-bool read_report(const std::string& dir, run_record& r, std::string& why);
+[[nodiscard]] bool write_report(const std::string& dir, const run_record& r, std::string& why);
+[[nodiscard]] bool read_report(const std::string& dir, run_record& r, std::string& why);
 
 // The machine, for a report: host name, CPU model, cores, kernel.
 std::string machine_description();

@@ -14,7 +14,7 @@ namespace {
 constexpr double rate_max = 1e9;
 constexpr double seconds_max = 3600;
 
-std::optional<double> number(std::string_view s) {
+[[nodiscard]] std::optional<double> number(std::string_view s) {
   double v = 0;
   const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc{} || p != s.data() + s.size() || !std::isfinite(v)) return std::nullopt;
@@ -37,7 +37,7 @@ double events_in(const schedule::segment& g, double t) {
   return g.from * t + b * t * t / 2;
 }
 
-bool valid(const schedule::segment& g, std::string& why) {
+[[nodiscard]] bool valid(const schedule::segment& g, std::string& why) {
   if (!(g.from >= 0 && g.to >= 0 && g.from <= rate_max && g.to <= rate_max) ||
       (g.from == 0 && g.to == 0)) {
     why = "a rate must be 0 to 1e9 transfers/s, and a segment must not be 0 throughout";

@@ -26,9 +26,9 @@ class schedule {
 
   static schedule constant(double rate, double seconds);
   // "FROM:TO:SECONDS"; nullopt and `why` when malformed.
-  static std::optional<schedule> parse_ramp(std::string_view s, std::string& why);
+  [[nodiscard]] static std::optional<schedule> parse_ramp(std::string_view s, std::string& why);
   // "RATE:SECONDS,RATE:SECONDS,..."
-  static std::optional<schedule> parse_steps(std::string_view s, std::string& why);
+  [[nodiscard]] static std::optional<schedule> parse_steps(std::string_view s, std::string& why);
 
   // Seconds from the start at which event `n` (from 0) is due; nullopt when the schedule
   // ends before it.
