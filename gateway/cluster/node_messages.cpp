@@ -158,7 +158,7 @@ follow make_follow(std::string_view name, std::uint64_t term, std::uint64_t last
   follow f{};
   f.version = replication_version;
   f.name_length = static_cast<std::uint32_t>(name.size());
-  std::memcpy(f.name.data(), name.data(), name.size());
+  if (!name.empty()) std::memcpy(f.name.data(), name.data(), name.size());
   f.term = term;
   f.last_lsn = last_lsn;
   f.last_term = last_term;
