@@ -175,7 +175,7 @@ leg_reply account_table::reserve(account_cell& a, const wave_entry& e) {
   if (out.code == create_transfer_result::ok) {
     account_activation& act = activate(a);
     add_hold(act.h, r);
-    act.inflight.push_back(std::move(r));
+    act.inflight.push_back(r);
   }
   return out;
 }

@@ -18,6 +18,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The path of `name` in `dir`, in one allocation.
+std::string path_in(const std::string& dir, const std::string& name) {
+  std::string p;
+  p.reserve(dir.size() + 1 + name.size());
+  p.append(dir).append("/").append(name);
+  return p;
+}
+
 std::string errno_text(const char* what, const std::string& path) {
   return std::string(what) + " " + path + ": " + std::strerror(errno);
 }
@@ -167,7 +175,7 @@ bool write_file_atomically(const std::string& dir, const std::string& name,
                            std::span<const std::byte> data, std::string& why,
                            const storage_faults* faults) {
   const std::string tmp = dir + "/." + name + ".tmp";
-  const std::string path = dir + "/" + name;
+  const std::string path = path_in(dir, name);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     why = errno_text("create", tmp);
@@ -213,7 +221,7 @@ namespace {
 
 // A snapshot write that a crash interrupted leaves its temporary file; nothing reads it.
 void remove_leftovers(const std::string& dir, const listing& l, const storage_faults* faults) {
-  for (const std::string& name : l.leftovers) remove_file(dir + "/" + name, faults);
+  for (const std::string& name : l.leftovers) remove_file(path_in(dir, name), faults);
 }
 
 // Loads the newest snapshot (if any) into `out`.
@@ -223,14 +231,14 @@ bool load_snapshot(const std::string& dir, const listing& l, reference_ledger& o
   if (l.snapshots.empty()) return true;
   const auto& [lsn, name] = l.snapshots.back();
   std::vector<std::byte> data;
-  if (!read_file(dir + "/" + name, data, why)) return false;
+  if (!read_file(path_in(dir, name), data, why)) return false;
   std::uint64_t snap_lsn = 0;
   if (!out.read_snapshot(data, snap_lsn, why)) {
-    why = dir + "/" + name + ": " + why;
+    why = path_in(dir, name) + ": " + why;
     return false;
   }
   if (snap_lsn != lsn) {
-    why = dir + "/" + name + ": holds LSN " + std::to_string(snap_lsn);
+    why = path_in(dir, name) + ": holds LSN " + std::to_string(snap_lsn);
     return false;
   }
   report.snapshot = name;
@@ -250,7 +258,7 @@ bool replay_files(const std::string& dir, const listing& l, std::uint64_t first_
     if (f.first < first_lsn_not_covered) files.push_back(f);
   for (std::size_t i = 0; i < files.size(); ++i) {
     const auto& [first, name] = files[i];
-    const std::string path = dir + "/" + name;
+    const std::string path = path_in(dir, name);
     // A file wholly before the snapshot: the next file starts at or before the snapshot.
     if (i + 1 < files.size() && files[i + 1].first <= report.snapshot_lsn + 1) continue;
     if (report.last_lsn != 0 && first > report.last_lsn + 1) {
@@ -274,7 +282,7 @@ bool replay_files(const std::string& dir, const listing& l, std::uint64_t first_
     for (std::size_t k = i + 1; k < files.size(); ++k) {
       std::error_code size_ec;
       rest_empty =
-          rest_empty && fs::file_size(dir + "/" + files[k].second, size_ec) == 0 && !size_ec;
+          rest_empty && fs::file_size(path_in(dir, files[k].second), size_ec) == 0 && !size_ec;
     }
     if (r.how == journal::scan_result::end::corrupt ||
         (r.how == journal::scan_result::end::torn_tail && !rest_empty)) {
@@ -319,7 +327,7 @@ bool cut_journal_after(const std::string& dir, std::uint64_t lsn, std::uint64_t&
   if (!list_dir(dir, l, why)) return false;
   for (const auto& [snap, name] : l.snapshots) {
     if (snap > lsn) {
-      why = dir + "/" + name + " covers LSNs after " + std::to_string(lsn);
+      why = path_in(dir, name) + " covers LSNs after " + std::to_string(lsn);
       return false;
     }
   }
@@ -328,7 +336,7 @@ bool cut_journal_after(const std::string& dir, std::uint64_t lsn, std::uint64_t&
   bool changed = false;
   for (auto it = l.journals.rbegin(); it != l.journals.rend(); ++it) {
     const auto& [first, name] = *it;
-    const std::string path = dir + "/" + name;
+    const std::string path = path_in(dir, name);
     if (first > lsn) {  // wholly after the cut
       remove_file(path, faults);
       changed = true;
@@ -369,9 +377,9 @@ static bool write_snapshot_and_prune(const std::string& dir, const listing& l,
     return false;
   // The new snapshot covers every file read and every older snapshot.
   for (const auto& [first, name] : l.journals)
-    if (first < first_lsn_not_covered) remove_file(dir + "/" + name, faults);
+    if (first < first_lsn_not_covered) remove_file(path_in(dir, name), faults);
   for (const auto& [snap, name] : l.snapshots)
-    if (snap < lsn) remove_file(dir + "/" + name, faults);
+    if (snap < lsn) remove_file(path_in(dir, name), faults);
   return fsync_dir(dir, why, faults);
 }
 
