@@ -182,16 +182,11 @@ void reference_ledger::apply_committed(const journal::committed_transfer& c, boo
     apply_debit(account_for_write(dr_i, chained), kind, t.amount, t.timestamp);
     apply_credit(account_for_write(cr_i, chained), kind, t.amount);
     const bool pending = kind == transfer_kind::pending;
-    const std::uint32_t idx = transfers_.add(stored_transfer{
-        t, sent, c.expires_at_ns, pending ? pending_state::pending : pending_state::none});
-    ledger_stats& st = stats_for_write(t.ledger, chained);
-    if (pending) {
-      st.transfers_pending += 1;
-      if (c.expires_at_ns != 0) expiries_.emplace(c.expires_at_ns, idx);
-    } else {
-      st.transfers_posted += 1;
-      st.volume_posted = add_saturating(st.volume_posted, t.amount);
-    }
+    const stored_transfer rec{t, sent, c.expires_at_ns,
+                              pending ? pending_state::pending : pending_state::none};
+    const std::uint32_t idx = transfers_.add(rec);
+    if (count_in_stats(stats_for_write(t.ledger, chained), rec))
+      expiries_.emplace(c.expires_at_ns, idx);
     return;
   }
   const std::uint32_t pi = transfers_.index_of(t.pending_id);
@@ -203,14 +198,12 @@ void reference_ledger::apply_committed(const journal::committed_transfer& c, boo
   apply_resolve_debit(account_for_write(dr_i, chained), pending_amount, posted);
   apply_resolve_credit(account_for_write(cr_i, chained), pending_amount, posted);
   set_pending_state(pi, is_post ? pending_state::posted : pending_state::voided, chained);
-  transfers_.add(stored_transfer{t, sent, 0, pending_state::none});
+  const stored_transfer rec{t, sent, 0, pending_state::none};
+  transfers_.add(rec);
   ledger_stats& st = stats_for_write(t.ledger, chained);
   REMIT_ASSERT(st.transfers_pending > 0);
-  st.transfers_pending -= 1;
-  if (is_post) {
-    st.transfers_posted += 1;
-    st.volume_posted = add_saturating(st.volume_posted, posted);
-  }
+  st.transfers_pending -= 1;  // the pending transfer it resolves
+  count_in_stats(st, rec);    // a post counts what it posted (t.amount), a void nothing
 }
 
 account_state& reference_ledger::account_for_write(std::uint32_t index, bool chained) {
@@ -562,22 +555,8 @@ void reference_ledger::rebuild_derived() {
     // A snapshot's transfers name its accounts.
     REMIT_ASSERT(account_index_.contains(t.t.debit_account_id));
     REMIT_ASSERT(account_index_.contains(t.t.credit_account_id));
-    ledger_stats& st = stats_for_write(t.t.ledger, false);
-    switch (kind_of(t.t)) {
-      case transfer_kind::plain:
-      case transfer_kind::post:
-        st.transfers_posted += 1;
-        st.volume_posted = add_saturating(st.volume_posted, t.t.amount);
-        break;
-      case transfer_kind::pending:
-        if (t.state == pending_state::pending) {
-          st.transfers_pending += 1;
-          if (t.expires_at_ns != 0) expiries_.emplace(t.expires_at_ns, i);
-        }
-        break;
-      case transfer_kind::void_:
-        break;
-    }
+    if (count_in_stats(stats_for_write(t.t.ledger, false), t))
+      expiries_.emplace(t.expires_at_ns, i);
   }
 }
 

@@ -134,6 +134,27 @@ class transfer_store {
 //
 // A history is in timestamp order, so the walk skips what is newer than timestamp_max and
 // stops at the first transfer older than timestamp_min instead of filtering every one.
+// How a stored transfer counts in its ledger's statistics (docs/PROTOCOL.md, ledger
+// stats): a plain transfer or a post adds to the posted count and volume, an open pending
+// transfer to the pending count. Returns whether it is an open pending transfer with an
+// expiry, which the caller's expiry queue must take.
+inline bool count_in_stats(ledger_stats& s, const stored_transfer& rec) {
+  switch (kind_of(rec.t)) {
+    case transfer_kind::plain:
+    case transfer_kind::post:
+      s.transfers_posted += 1;
+      s.volume_posted = add_saturating(s.volume_posted, rec.t.amount);
+      return false;
+    case transfer_kind::pending:
+      if (rec.state != pending_state::pending) return false;
+      s.transfers_pending += 1;
+      return rec.expires_at_ns != 0;
+    case transfer_kind::void_:
+      return false;
+  }
+  return false;
+}
+
 template <class Out>
 void account_transfers(const transfer_store& store, const account_filter& filter, Out&& out) {
   REMIT_ASSERT(validate_filter(filter) == filter_check::ok);

@@ -12,22 +12,7 @@ ledger_stats& owner_store::stats_of(std::uint32_t ledger) {
 
 void owner_store::add_transfer(const transfer_record& rec) {
   const std::uint32_t idx = transfers_.add(rec);
-  ledger_stats& s = stats_of(rec.t.ledger);
-  switch (kind_of(rec.t)) {
-    case transfer_kind::plain:
-    case transfer_kind::post:
-      s.transfers_posted += 1;
-      s.volume_posted = add_saturating(s.volume_posted, rec.t.amount);
-      break;
-    case transfer_kind::pending:
-      if (rec.state == pending_state::pending) {
-        s.transfers_pending += 1;
-        if (rec.expires_at_ns != 0) expiries_.emplace(rec.expires_at_ns, idx);
-      }
-      break;
-    case transfer_kind::void_:
-      break;
-  }
+  if (count_in_stats(stats_of(rec.t.ledger), rec)) expiries_.emplace(rec.expires_at_ns, idx);
 }
 
 void owner_store::resolve(u128 pending_id, pending_state state) {
