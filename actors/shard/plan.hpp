@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -51,7 +52,7 @@ struct pending_accounts {
 
 // Plans `events`. `alone[i]` is event i's result of the checks of the event alone: an event
 // that failed them conflicts with nothing. `existing(pending_id)` returns the accounts of
-// an existing transfer, or nullptr.
+// an existing transfer, or nothing (std::optional<pending_accounts>).
 template <class Existing>
 [[nodiscard]] batch_plan plan_batch(std::span<const transfer> events,
                                     std::span<const create_transfer_result> alone,
@@ -100,7 +101,7 @@ batch_plan plan_batch(std::span<const transfer> events,
         continue;
       }
       touch(last_by_transfer, t.pending_id);
-      if (const pending_accounts* p = existing(t.pending_id)) {
+      if (const std::optional<pending_accounts> p = existing(t.pending_id)) {
         touch(last_by_account, p->debit);
         touch(last_by_account, p->credit);
       } else if (const auto* made = creators.find(t.pending_id)) {

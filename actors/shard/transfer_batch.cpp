@@ -105,13 +105,13 @@ class transfer_batch final : public job {
       k.orig_state = k.rec.state;
       k.failed = s.failed;
     });
-    plan_ = plan_batch(std::span<const transfer>(req_->transfers), std::span<const ctr>(alone_),
-                       [&](u128 pending_id) -> const pending_accounts* {
-                         const tkey& pk = tkeys_[claims_.index_of(pending_id)];
-                         if (!pk.found) return nullptr;
-                         found_pending_ = {pk.rec.t.debit_account_id, pk.rec.t.credit_account_id};
-                         return &found_pending_;
-                       });
+    plan_ =
+        plan_batch(std::span<const transfer>(req_->transfers), std::span<const ctr>(alone_),
+                   [&](u128 pending_id) -> std::optional<pending_accounts> {
+                     const tkey& pk = tkeys_[claims_.index_of(pending_id)];
+                     if (!pk.found) return std::nullopt;
+                     return pending_accounts{pk.rec.t.debit_account_id, pk.rec.t.credit_account_id};
+                   });
     units_.resize(plan_.units.size());
     for (std::uint32_t u = 0; u < units_.size(); ++u) {
       const planned_unit& p = plan_.units[u];
@@ -443,7 +443,6 @@ class transfer_batch final : public job {
   std::vector<ctr> alone_;
   std::vector<tkey> tkeys_;
   batch_plan plan_;
-  pending_accounts found_pending_;  // what the plan's lookup of a pending transfer returns
   std::vector<unit> units_;
   std::deque<std::uint32_t> ready_;
   std::vector<std::uint32_t> in_flight_;

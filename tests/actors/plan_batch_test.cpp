@@ -58,7 +58,10 @@ batch_plan plan_of(const row& r, const id_map<pending_accounts>& existing) {
   std::vector<ctr> alone = r.alone;
   if (alone.empty()) alone.assign(r.events.size(), ctr::ok);
   return plan_batch(std::span<const transfer>(r.events), std::span<const ctr>(alone),
-                    [&](u128 id) { return existing.find(id); });
+                    [&](u128 id) -> std::optional<pending_accounts> {
+                      if (const pending_accounts* p = existing.find(id)) return *p;
+                      return std::nullopt;
+                    });
 }
 
 void check(const row& r, const id_map<pending_accounts>& existing = {}) {
