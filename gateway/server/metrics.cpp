@@ -26,7 +26,7 @@ void header(std::string& out, std::string_view name, std::string_view type, std:
 
 }  // namespace
 
-std::string render_metrics(const metrics& m, const engine& e) {
+std::string render_metrics(const metrics& m, const engine* e) {
   std::string out;
   out.reserve(16 << 10);
   auto it = std::back_inserter(out);
@@ -80,23 +80,27 @@ std::string render_metrics(const metrics& m, const engine& e) {
   fmt::format_to(it, "remit_transfer_latency_seconds_count {}\n",
                  m.latency_count.load(std::memory_order_relaxed));
 
-  const auto j = e.journal_stats();
-  header(out, "remit_journal_groups_total", "counter",
-         "Journal write groups (one write and one fdatasync each).");
-  fmt::format_to(it, "remit_journal_groups_total {}\n", j.groups);
-  header(out, "remit_journal_records_total", "counter",
-         "Journal records written; records over groups is the mean group size.");
-  fmt::format_to(it, "remit_journal_records_total {}\n", j.records);
-  header(out, "remit_journal_bytes_total", "counter", "Journal bytes written.");
-  fmt::format_to(it, "remit_journal_bytes_total {}\n", j.bytes);
-  header(out, "remit_journal_fdatasync_seconds_total", "counter",
-         "Time spent in fdatasync; over groups it is the mean fdatasync latency.");
-  fmt::format_to(it, "remit_journal_fdatasync_seconds_total {}\n",
-                 static_cast<double>(j.sync_ns_total) / 1e9);
-  header(out, "remit_journal_snapshots_total", "counter", "Snapshots written.");
-  fmt::format_to(it, "remit_journal_snapshots_total {}\n", j.snapshots);
-  header(out, "remit_storage_failed", "gauge", "1 once a journal write failed (fail-stop).");
-  fmt::format_to(it, "remit_storage_failed {}\n", e.storage_failed() ? 1 : 0);
+  // A cluster standby has no engine (yet): its journal is the follower's, in the cluster's
+  // figures.
+  if (e != nullptr) {
+    const auto j = e->journal_stats();
+    header(out, "remit_journal_groups_total", "counter",
+           "Journal write groups (one write and one fdatasync each).");
+    fmt::format_to(it, "remit_journal_groups_total {}\n", j.groups);
+    header(out, "remit_journal_records_total", "counter",
+           "Journal records written; records over groups is the mean group size.");
+    fmt::format_to(it, "remit_journal_records_total {}\n", j.records);
+    header(out, "remit_journal_bytes_total", "counter", "Journal bytes written.");
+    fmt::format_to(it, "remit_journal_bytes_total {}\n", j.bytes);
+    header(out, "remit_journal_fdatasync_seconds_total", "counter",
+           "Time spent in fdatasync; over groups it is the mean fdatasync latency.");
+    fmt::format_to(it, "remit_journal_fdatasync_seconds_total {}\n",
+                   static_cast<double>(j.sync_ns_total) / 1e9);
+    header(out, "remit_journal_snapshots_total", "counter", "Snapshots written.");
+    fmt::format_to(it, "remit_journal_snapshots_total {}\n", j.snapshots);
+    header(out, "remit_storage_failed", "gauge", "1 once a journal write failed (fail-stop).");
+    fmt::format_to(it, "remit_storage_failed {}\n", e->storage_failed() ? 1 : 0);
+  }
 
   auto gauge = [&](std::string_view n, std::string_view help, std::int64_t v) {
     header(out, n, "gauge", help);

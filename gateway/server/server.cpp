@@ -23,7 +23,7 @@
 
 namespace remit::gateway {
 
-std::string render_metrics(const metrics& m, const engine& e);  // metrics.cpp
+std::string render_metrics(const metrics& m, const engine* e);  // metrics.cpp
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
@@ -63,9 +63,12 @@ class session_base {
 }  // namespace
 
 struct server::impl : std::enable_shared_from_this<server::impl> {
-  impl(engine& e, server_config c) : eng(e), cfg(std::move(c)), acceptor(io) {}
+  impl(engine* e, cluster_hooks* h, server_config c)
+      : eng(e), hooks(h), cfg(std::move(c)), acceptor(io) {}
 
-  engine& eng;
+  // Set once: at construction, or when a cluster node is promoted (attach_engine).
+  std::atomic<engine*> eng;
+  cluster_hooks* const hooks;  // null: a standalone server
   server_config cfg;
   metrics m;
   asio::io_context io;
@@ -181,7 +184,9 @@ namespace {
 
 // One connection. Every member is touched on the session's strand only.
 template <class Stream>
-class session final : public session_base, public std::enable_shared_from_this<session<Stream>> {
+class session final : public session_base,
+                      public node_link,
+                      public std::enable_shared_from_this<session<Stream>> {
  public:
   session(server::impl& srv, Stream stream, std::string address)
       : srv_(srv),
@@ -225,12 +230,37 @@ class session final : public session_base, public std::enable_shared_from_this<s
     asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->drain(); });
   }
 
+  // ---- node_link (any thread) ---------------------------------------------------------
+
+  bool send(std::vector<std::byte>&& frame) override {
+    if (closed_flag_.load(std::memory_order_acquire)) return false;
+    REMIT_ASSERT(frame.size() >= codec::header_size);
+    node_queued_.fetch_add(frame.size(), std::memory_order_relaxed);
+    asio::post(stream_.get_executor(),
+               [self = this->shared_from_this(), frame = std::move(frame)]() mutable {
+                 self->send_node_frame(std::move(frame));
+               });
+    return true;
+  }
+  std::size_t queued_bytes() const override { return node_queued_.load(std::memory_order_relaxed); }
+  void close() override {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
+      if (self->phase_ == phase::closed || self->phase_ == phase::closing) return;
+      self->phase_ = phase::closing;
+      self->authenticated_ = true;
+      self->deadline_earlier(clock_type::now() + closing_grace);
+      if (!self->writing_ && self->write_queue_.empty()) self->close_after_answers();
+    });
+  }
+  const std::string& peer() const override { return address_; }
+
  private:
   enum class phase : std::uint8_t { await_hello, await_auth, open, draining, closing, closed };
 
   struct out_frame {
     std::vector<std::byte> bytes;
     bool answer = false;  // answers a request that counted as outstanding
+    bool node = false;    // sent through node_link: counted in node_queued_
   };
 
   // ---- reading ----------------------------------------------------------------------
@@ -339,7 +369,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
     r.event_count_max = srv_.cfg.event_count_max;
     r.inflight_max = srv_.cfg.inflight_max;
     r.mac_required = srv_.cfg.mac_required ? 1 : 0;
-    r.role = static_cast<std::uint32_t>(codec::node_role::standalone);  // no cluster yet
+    r.role = srv_.hooks ? srv_.hooks->hello_role()
+                        : static_cast<std::uint32_t>(codec::node_role::standalone);
     std::memcpy(r.server_version.data(), srv_.server_version.data(),
                 std::min(r.server_version.size(), srv_.server_version.size()));
     std::memcpy(reply_.data(), &r, sizeof r);
@@ -419,6 +450,16 @@ class session final : public session_base, public std::enable_shared_from_this<s
         return fail(status::bad_mac, h.opcode, h.request_id, "the MAC does not verify"), true;
       sequence_checked_ = true;
     }
+    // Node-to-node frames (section 9) go to the cluster, which checks them (they include
+    // answers, which a client never sends).
+    if (codec::is_node_opcode(h.opcode) && srv_.hooks &&
+        (permissions_ & codec::permission::replicate) != 0) {
+      sequence_checked_ = false;
+      node_session_ = true;
+      count(h.opcode, status::ok, 0);
+      srv_.hooks->on_node_frame(this->shared_from_this(), h, body);
+      return true;
+    }
     if (const status s = codec::check_request(h, body, permissions_, srv_.cfg.event_count_max);
         s != status::ok) {
       // Every status of step 3 lets the session go on (section 5).
@@ -435,6 +476,19 @@ class session final : public session_base, public std::enable_shared_from_this<s
       send(h.opcode, 0, h.request_id, status::ok, body, false);
       return true;
     }
+    // A cluster node takes client requests only as primary, with an engine attached.
+    engine* const e = srv_.eng.load(std::memory_order_acquire);
+    if (srv_.hooks) {
+      std::string primary;
+      if (!srv_.hooks->serving(primary) || e == nullptr) {
+        sequence_checked_ = false;
+        count(h.opcode, status::not_primary, 0);
+        send(h.opcode, 0, h.request_id, status::not_primary,
+             std::as_bytes(std::span(primary.data(), std::min(primary.size(), codec::reason_max))),
+             false);
+        return true;
+      }
+    }
     const std::int64_t events = std::max<std::uint32_t>(h.event_count, 1);
     if (!srv_.take_budget(events)) {
       waiting_budget_ = true;
@@ -445,7 +499,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
     ++outstanding_;
     srv_.m.inflight_requests.fetch_add(1, std::memory_order_relaxed);
     srv_.m.inflight_events.fetch_add(events, std::memory_order_relaxed);
-    dispatch(op, h, body, events);
+    dispatch(*e, op, h, body, events);
     return true;
   }
 
@@ -458,15 +512,14 @@ class session final : public session_base, public std::enable_shared_from_this<s
     return std::span<const T>(reinterpret_cast<const T*>(body.data()), body.size() / sizeof(T));
   }
 
-  void dispatch(codec::opcode op, const codec::frame_header& h, std::span<const std::byte> body,
-                std::int64_t events) {
+  void dispatch(engine& e, codec::opcode op, const codec::frame_header& h,
+                std::span<const std::byte> body, std::int64_t events) {
     auto cb = [self = this->shared_from_this(), op, request_id = h.request_id, events,
                start = clock_type::now()](engine_reply&& r) mutable {
       self->srv_.give_budget(events);
       self->srv_.m.inflight_events.fetch_sub(events, std::memory_order_relaxed);
       self->answer(op, request_id, start, std::move(r));
     };
-    engine& e = srv_.eng;
     switch (op) {
       case codec::opcode::create_accounts:
         e.create_accounts(events_of<account>(body), std::move(cb));
@@ -515,6 +568,10 @@ class session final : public session_base, public std::enable_shared_from_this<s
   // On an engine thread: encodes the response body, then hands it to the strand.
   void answer(codec::opcode op, std::uint64_t request_id, clock_type::time_point start,
               engine_reply&& r) {
+    // A primary answers only within its lease (docs/CLUSTER.md, "Roles and the lease"): an
+    // answer that comes after it is `unavailable`, the outcome unknown to the client.
+    if (r.status == engine_status::ok && srv_.hooks && !srv_.hooks->may_answer())
+      r.status = engine_status::unavailable;
     const status s = status_of(r.status);
     std::vector<std::byte> frame;
     std::uint32_t count_out = 0;
@@ -611,6 +668,20 @@ class session final : public session_base, public std::enable_shared_from_this<s
 
   // ---- writing ----------------------------------------------------------------------
 
+  void send_node_frame(std::vector<std::byte>&& frame) {
+    if (phase_ != phase::open && phase_ != phase::draining) {
+      node_queued_.fetch_sub(frame.size(), std::memory_order_relaxed);
+      return;
+    }
+    node_session_ = true;
+    const codec::frame_header h = codec::read_header(frame.data());
+    codec::frame_fields f{h.opcode,         h.event_count, h.request_id,
+                          send_sequence_++, h.status,      h.flags};
+    codec::seal_frame(frame, f, mac_ ? &keys_.s2c : nullptr);
+    write_queue_.push_back({std::move(frame), false, true});
+    start_write();
+  }
+
   // Sends a response made on the strand (handshake replies, errors, PING).
   void send(std::uint16_t op, std::uint32_t events, std::uint64_t request_id, status s,
             std::span<const std::byte> body, bool answer) {
@@ -663,7 +734,12 @@ class session final : public session_base, public std::enable_shared_from_this<s
     if (ec) return close_now();
     srv_.m.bytes_out.fetch_add(n, std::memory_order_relaxed);
     std::uint32_t answered = 0;
-    for (const auto& f : in_write_) answered += f.answer ? 1 : 0;
+    std::size_t node_bytes = 0;
+    for (const auto& f : in_write_) {
+      answered += f.answer ? 1 : 0;
+      if (f.node) node_bytes += f.bytes.size();
+    }
+    if (node_bytes) node_queued_.fetch_sub(node_bytes, std::memory_order_relaxed);
     in_write_.clear();
     REMIT_ASSERT(answered <= outstanding_);
     outstanding_ -= answered;
@@ -755,6 +831,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
   void close_now() {
     if (phase_ == phase::closed) return;
     phase_ = phase::closed;
+    closed_flag_.store(true, std::memory_order_release);
+    if (node_session_ && srv_.hooks) srv_.hooks->on_node_closed(*this);
     boost::system::error_code ignored;
     timer_.cancel();
     stream_.lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
@@ -797,6 +875,10 @@ class session final : public session_base, public std::enable_shared_from_this<s
   bool mac_ = false;
   std::uint32_t permissions_ = 0;
   codec::session_keys keys_;
+  // A replicate session that sent or was sent node frames; the cluster hears of its close.
+  bool node_session_ = false;
+  std::atomic<bool> closed_flag_{false};     // node_link::send from other threads
+  std::atomic<std::size_t> node_queued_{0};  // node frames queued, not yet written
 };
 
 }  // namespace
@@ -886,16 +968,37 @@ void server::impl::stop() {
   io.poll();
 }
 
-server::server(engine& e, server_config cfg) : impl_(std::make_shared<impl>(e, std::move(cfg))) {
+server::server(engine& e, server_config cfg)
+    : impl_(std::make_shared<impl>(&e, nullptr, std::move(cfg))) {
+  impl_->server_version = e.config().durability ? "0.1.0" : "0.1.0-nodurable";
+  if (impl_->cfg.inflight_events_max == 0)
+    impl_->cfg.inflight_events_max = e.config().inflight_events_max;
+  start();
+}
+
+server::server(cluster_hooks& hooks, server_config cfg)
+    : impl_(std::make_shared<impl>(nullptr, &hooks, std::move(cfg))) {
+  // Version 0.2: section 9 (role, not_primary, unavailable, node-to-node traffic).
+  impl_->server_version = "0.2.0";
+  if (impl_->cfg.inflight_events_max == 0)
+    throw std::runtime_error("server: a cluster node needs inflight_events_max");
+  start();
+}
+
+void server::attach_engine(engine& e) {
+  engine* expected = nullptr;
+  const bool first = impl_->eng.compare_exchange_strong(expected, &e);
+  REMIT_ASSERT(first && "attach_engine: once, and only on a cluster node's server");
+}
+
+void server::start() {
   auto& d = *impl_;
   if (d.cfg.inflight_max == 0 || d.cfg.event_count_max == 0 ||
       d.cfg.event_count_max > batch_events_max ||
       d.cfg.body_size_max < 128u * d.cfg.event_count_max ||
       d.cfg.body_size_max > remit::body_size_max)
     throw std::runtime_error("server: inflight_max, event_count_max or body_size_max out of range");
-  d.server_version = e.config().durability ? "0.1.0" : "0.1.0-nodurable";
-  d.inflight_events_max =
-      d.cfg.inflight_events_max ? d.cfg.inflight_events_max : e.config().inflight_events_max;
+  d.inflight_events_max = d.cfg.inflight_events_max;
   codec::random_bytes(d.dummy_secret);
   set_keys(d.cfg.keys);
   if (!d.cfg.tls_cert_file.empty() || !d.cfg.tls_key_file.empty()) {
@@ -948,7 +1051,9 @@ const metrics& server::stats() const {
   return impl_->m;
 }
 std::string server::metrics_text() const {
-  return render_metrics(impl_->m, impl_->eng);
+  std::string out = render_metrics(impl_->m, impl_->eng.load(std::memory_order_acquire));
+  if (impl_->hooks) out += impl_->hooks->metrics_text();
+  return out;
 }
 
 void server::set_keys(std::vector<codec::key_entry> keys) {

@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,46 @@ class engine;
 }
 
 namespace remit::gateway {
+
+// A node-to-node session (docs/CLUSTER.md, "Node-to-node messages") as the cluster sees it:
+// the server hands it every frame with opcode 64 to 127 of a session whose key has
+// permission 8, and the cluster sends frames back through it.
+class node_link {
+ public:
+  virtual ~node_link() = default;
+  // Queues a whole frame (header and body, as the node codec encodes it). The session
+  // seals it again with its own next sequence number and MAC; opcode, request_id, status,
+  // flags and event_count stay. Any thread. False once the session is closed.
+  virtual bool send(std::vector<std::byte>&& frame) = 0;
+  // Bytes queued on this link and not yet written: a sender bounds its queue with it.
+  virtual std::size_t queued_bytes() const = 0;
+  // Closes the session once what is queued is written. Any thread.
+  virtual void close() = 0;
+  // The peer's IP address, for logs.
+  virtual const std::string& peer() const = 0;
+};
+
+// A cluster node's part in the server. The server asks it; it never calls the engine.
+class cluster_hooks {
+ public:
+  virtual ~cluster_hooks() = default;
+  // HelloReply's role now (codec::node_role).
+  virtual std::uint32_t hello_role() const = 0;
+  // Whether client requests (opcodes 16 to 22) go to the engine now. When not, `primary`
+  // receives the body of not_primary: the primary's client address, or empty.
+  virtual bool serving(std::string& primary) const = 0;
+  // Right before an answer of the engine is sent: false turns it into `unavailable` (a
+  // primary whose lease ran out while the request was in flight).
+  virtual bool may_answer() const = 0;
+  // A node frame of a replicate session, after the sequence and MAC checks, on the
+  // session's strand: it must not block. `link` stays valid while anyone holds it.
+  virtual void on_node_frame(const std::shared_ptr<node_link>& link, const codec::frame_header& h,
+                             std::span<const std::byte> body) = 0;
+  // The session of a link that had node frames closed.
+  virtual void on_node_closed(const node_link& link) = 0;
+  // Lines added to GET /metrics (Prometheus text).
+  virtual std::string metrics_text() const = 0;
+};
 
 struct server_config {
   std::string host = "127.0.0.1";
@@ -107,6 +148,10 @@ class server {
   // Binds the listening socket (throws std::runtime_error naming the address on failure)
   // and starts the I/O threads. `e` must outlive the server.
   server(engine& e, server_config cfg);
+  // A cluster node: client requests go to the engine only while `hooks` says so, and only
+  // once an engine is attached (attach_engine). `hooks` must outlive the server.
+  // `inflight_events_max` of the config must then be set (the engine's is not known yet).
+  server(cluster_hooks& hooks, server_config cfg);
   // Stops (as stop()) if still running; aborts, with a message, if stopping throws.
   ~server();
   server(const server&) = delete;
@@ -117,6 +162,10 @@ class server {
   const metrics& stats() const;
   // Prometheus text exposition of the server's and the engine's figures.
   std::string metrics_text() const;
+  // A cluster node promoted to primary: from now on client requests may go to `e`, which
+  // must outlive the server. Once.
+  void attach_engine(engine& e);
+
   // Replaces the keys (sessions already authenticated keep theirs).
   void set_keys(std::vector<codec::key_entry> keys);
 
@@ -131,6 +180,7 @@ class server {
   struct impl;
 
  private:
+  void start();
   std::shared_ptr<impl> impl_;
 };
 
