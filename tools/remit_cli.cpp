@@ -8,11 +8,13 @@
 //   remit history --account ID [--debits] [--credits] [--limit N] [--from TS] [--to TS]
 //   remit controls --account ID [--overdraft-max X] [...] [--freeze|--unfreeze]
 //   remit stats --ledger L  |  ping
+//   remit cluster-status --server A,B,C --key-id node
 //
 // Every number is checked before anything is sent; a bad one exits 2 naming its flag. One
-// command is one request on one session. The human output is aligned tables on stdout, with
-// failures and their hints on stderr; --json prints one JSON object on stdout instead (and
-// the same messages on stderr). Exit status: 0 all ok, 1 some event failed or the server or
+// command is one request, on one session unless the primary of a cluster moves (--server
+// A,B,C: the client library follows it and resends by id). The human output is aligned tables on
+// stdout, with failures and their hints on stderr; --json prints one JSON object on stdout instead
+// (and the same messages on stderr). Exit status: 0 all ok, 1 some event failed or the server or
 // connection failed, 2 bad usage or input (nothing was sent).
 #include <CLI/CLI.hpp>
 
@@ -20,6 +22,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <iterator>
 #include <memory>
@@ -36,6 +39,7 @@
 #include "gateway/codec/frame.hpp"
 #include "gateway/codec/keys.hpp"
 #include "tools/cli_format.hpp"
+#include "tools/cluster_status.hpp"
 
 namespace {
 
@@ -201,20 +205,22 @@ int usage(const std::string& message) {
 
 struct session {
   std::unique_ptr<client::client> c;
-  std::string server;  // as given, for messages
+  // The server the session is with now (of the list, the primary; after a failover the
+  // new one), for messages.
+  std::string server() const { return c->session().server; }
 };
 
 // The client configuration from the global options; a usage problem fills `error`.
 [[nodiscard]] std::optional<client::config> make_config(const global_options& g,
                                                         std::string& error) {
   client::config cfg;
-  const std::optional<codec::server_address> a = codec::parse_server(g.server, error);
-  if (!a) {
+  std::optional<std::vector<codec::server_address>> servers =
+      codec::split_server_list(g.server, error);
+  if (!servers) {
     error = "--server: " + error;
     return std::nullopt;
   }
-  cfg.host = a->host;
-  cfg.port = a->port;
+  cfg.servers = std::move(*servers);
   if (g.key_id.empty() || g.key_id.size() > codec::key_id_max) {
     error = "--key-id: a key id has 1 to 32 characters";
     return std::nullopt;
@@ -250,13 +256,16 @@ struct session {
 [[nodiscard]] std::optional<session> connect(const client::config& cfg, const global_options& g,
                                              const output& out) {
   session s;
-  s.server = g.server;
   try {
     s.c = std::make_unique<client::client>(cfg);
   } catch (const std::exception& e) {
     const std::string what = e.what();
     const auto has = [&](const char* part) { return what.find(part) != std::string::npos; };
-    std::string why = "check that remitd runs at " + g.server + " (--server, REMIT_SERVER)";
+    const bool list = g.server.find(',') != std::string::npos;
+    std::string why = list ? "check that remitd runs at " + g.server +
+                                 " and that one of them is the primary (remit cluster-status "
+                                 "shows each node's role; --server, REMIT_SERVER)"
+                           : "check that remitd runs at " + g.server + " (--server, REMIT_SERVER)";
     if (has("auth_failed")) {
       why = hint(codec::status::auth_failed);
     } else if (has("requires a MAC")) {
@@ -267,6 +276,10 @@ struct session {
       why =
           "check --tls and --tls-ca: the server must serve TLS and its certificate must "
           "verify against the CA";
+    } else if (has("no primary")) {
+      why =
+          "no server listed is the primary now: a failover may be under way (try again), or "
+          "list the primary in --server; remit cluster-status shows each node's role";
     } else if (has("resolving")) {
       why = "check the host name of --server";
     } else if (has("closed the connection") && !g.tls) {
@@ -282,13 +295,13 @@ struct session {
 [[nodiscard]] bool reply_ok(const client::reply& r, const session& s, const output& out,
                             bool creates) {
   if (!r.answered) {
-    std::string why = "check that remitd still runs at " + s.server;
+    std::string why = "check that remitd still runs at " + s.server();
     if (creates) {
       why +=
           "; the request may or may not have taken effect: run the same command again "
           "(creating is idempotent by id)";
     }
-    out.error("connection", "no response from " + s.server + ": " + r.error, why);
+    out.error("connection", "no response from " + s.server() + ": " + r.error, why);
     return false;
   }
   if (r.status != codec::status::ok) {
@@ -306,8 +319,9 @@ int report_outcomes(const client::reply& r, std::span<const Event> events, u128 
                     const session& s, const output& out) {
   if (r.results.size() != events.size()) {
     return out.error("protocol",
-                     "the server at " + s.server + " answered " + std::to_string(r.results.size()) +
-                         " results for " + std::to_string(events.size()) + " events",
+                     "the server at " + s.server() + " answered " +
+                         std::to_string(r.results.size()) + " results for " +
+                         std::to_string(events.size()) + " events",
                      "");
   }
   std::vector<outcome> outcomes;
@@ -455,7 +469,7 @@ std::optional<std::vector<transfer>> transfers_of(const transfer_options& o, con
 int create_transfers(session& s, const output& out, const std::vector<transfer>& events) {
   const std::uint32_t events_max = s.c->session().event_count_max;
   if (events_max != 0 && events.size() > events_max) {
-    return usage("the server at " + s.server + " takes at most " + std::to_string(events_max) +
+    return usage("the server at " + s.server() + " takes at most " + std::to_string(events_max) +
                  " transfers in one request; the file holds " + std::to_string(events.size()) +
                  ": split it");
   }
@@ -522,7 +536,7 @@ int report_lookup(const std::vector<u128>& ids, const std::vector<Event>& found,
 int check_batch_size(const session& s, std::size_t n) {
   const std::uint32_t events_max = s.c->session().event_count_max;
   if (events_max != 0 && n > events_max) {
-    return usage("the server at " + s.server + " takes at most " + std::to_string(events_max) +
+    return usage("the server at " + s.server() + " takes at most " + std::to_string(events_max) +
                  " ids in one request");
   }
   return exit_ok;
@@ -557,7 +571,7 @@ int history(session& s, const output& out, const history_options& o, const CLI::
   if (cmd.count("--limit") != 0) {
     const std::uint64_t limit = uint_of(o.limit, UINT32_MAX);
     if (limit == 0 || limit > events_max) {
-      return usage("--limit: the server at " + s.server + " takes 1 to " +
+      return usage("--limit: the server at " + s.server() + " takes 1 to " +
                    std::to_string(events_max));
     }
     f.limit = static_cast<std::uint32_t>(limit);
@@ -603,8 +617,8 @@ int controls(session& s, const output& out, const controls_options& o) {
   if (!reply_ok(r, s, out, false)) return exit_failed;
   if (r.results.size() != 1) {
     return out.error("protocol",
-                     "the server at " + s.server + " answered " + std::to_string(r.results.size()) +
-                         " results for 1 event",
+                     "the server at " + s.server() + " answered " +
+                         std::to_string(r.results.size()) + " results for 1 event",
                      "");
   }
   const outcome oc = make_outcome<set_controls_result>(c.account_id, r.results[0]);
@@ -663,13 +677,14 @@ int ping(session& s, const output& out, const global_options& g) {
   const auto round_trip = std::chrono::steady_clock::now() - start;
   if (!reply_ok(r, s, out, false)) return exit_failed;
   if (r.ping != payload) {
-    return out.error("protocol", "the server at " + s.server + " echoed other bytes than sent", "");
+    return out.error("protocol", "the server at " + s.server() + " echoed other bytes than sent",
+                     "");
   }
   const client::session_info& info = s.c->session();
   const auto round_trip_us =
       std::chrono::duration_cast<std::chrono::microseconds>(round_trip).count();
   const bool durable = !info.server_version.ends_with("-nodurable");
-  out.text(render_fields({{"server", s.server},
+  out.text(render_fields({{"server", s.server()},
                           {"server_version", info.server_version},
                           {"role", std::string(codec::role_name(info.role))},
                           {"durable", durable ? "yes" : "no (the server runs without durability)"},
@@ -684,7 +699,7 @@ int ping(session& s, const output& out, const global_options& g) {
                           {"round_trip_us", std::to_string(round_trip_us)}}));
   ojson j;
   j["ok"] = true;
-  j["server"] = s.server;
+  j["server"] = s.server();
   j["server_version"] = info.server_version;
   j["role"] = std::string(codec::role_name(info.role));
   j["durable"] = durable;
@@ -699,6 +714,22 @@ int ping(session& s, const output& out, const global_options& g) {
   j["round_trip_us"] = round_trip_us;
   out.json_out(j);
   return exit_ok;
+}
+
+// Probes every node at once (each on a session of its own), so a node that does not answer
+// costs its timeouts once, not once per node before it.
+int cluster_status(client::config cfg, const output& out) {
+  // A node that takes longer than this is reported as unreachable.
+  cfg.connect_timeout = std::chrono::milliseconds(2000);
+  cfg.request_timeout = std::chrono::milliseconds(2000);
+  std::vector<std::future<node_status>> probes;
+  for (const codec::server_address& a : cfg.servers)
+    probes.push_back(std::async(std::launch::async, [&cfg, a] { return probe_node(cfg, a); }));
+  std::vector<node_status> nodes;
+  for (auto& p : probes) nodes.push_back(p.get());
+  out.text(cluster_table(nodes));
+  out.json_out(cluster_json(nodes));
+  return cluster_exit_status(nodes);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -716,8 +747,10 @@ int run(int argc, char** argv) {
   app.fallthrough();  // global options may follow the subcommand
 
   global_options g;
-  app.add_option("--server", g.server, "HOST:PORT of the server")
-      ->type_name("HOST:PORT")
+  app.add_option("--server", g.server,
+                 "HOST:PORT of the server, or a comma-separated list of a cluster's nodes: the "
+                 "client uses the primary and follows it when it moves")
+      ->type_name("HOST:PORT[,...]")
       ->envname("REMIT_SERVER")
       ->capture_default_str();
   app.add_option("--key-id", g.key_id, "the key to authenticate with")
@@ -893,6 +926,10 @@ int run(int argc, char** argv) {
       ->type_name("U32");
   CLI::App* pi_cmd =
       app.add_subcommand("ping", "check the connection, the key and the server's limits");
+  CLI::App* cs_cmd = app.add_subcommand(
+      "cluster-status",
+      "each node of --server: role, term, durable LSN, lag behind the primary, round trip "
+      "(a key with permission 8, replicate: --key-id)");
 
   try {
     app.parse(argc, argv);
@@ -938,6 +975,7 @@ int run(int argc, char** argv) {
   const std::optional<client::config> cfg = make_config(g, why);
   if (!cfg) return usage(why);
   const output out(g.json);
+  if (cs_cmd->parsed()) return cluster_status(*cfg, out);
   std::optional<session> s = connect(*cfg, g, out);
   if (!s) return exit_failed;
 

@@ -44,8 +44,9 @@
 // funding answer `exists`); without --data-dir a fresh temporary directory is used and
 // removed afterwards. A `HOST:PORT` target drives remitd through the client library
 // (gateway/client): --connections sessions, --key-file and --key-id to authenticate, --mac
-// for a MAC on every frame. Setup (accounts and funding) always goes in full batches of
-// 8190, whatever --batch says: it is not measured.
+// for a MAC on every frame; `A:P,B:P,C:P` lists a cluster's nodes, and each session follows
+// the primary (counted in the report's `client` line). Setup (accounts and funding) always goes in
+// full batches of 8190, whatever --batch says: it is not measured.
 //
 // Several processes: --id K --of N moves every account id and transfer id of process K to
 // K x 2^56 and up, so N processes drive one target without colliding, each checking its own
@@ -64,6 +65,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -100,6 +102,7 @@
 #include "tools/histogram.hpp"
 #include "tools/load/payments.hpp"
 #include "tools/load/report.hpp"
+#include "tools/load/resend.hpp"
 #include "tools/load/schedule.hpp"
 #include "tools/workload.hpp"
 
@@ -176,6 +179,9 @@ class load_target {
   }
   // The engine's work counters so far, for a target that runs the engine in this process.
   virtual std::optional<work_counters> work() const { return std::nullopt; }
+  // What the client library did on its own (reconnects, not_primary followed, resends), for
+  // the report and the JSON ("client"); empty for a target in this process.
+  virtual nlohmann::ordered_json client_figures() const { return nlohmann::ordered_json::object(); }
 };
 
 std::uint64_t wall_clock_ns() {
@@ -334,6 +340,10 @@ class embedded_target final : public load_target {
 // remitd over the binary protocol (gateway/client): `connections` sessions, batches spread
 // round robin over them. The client library's own batching is off, so a request carries
 // exactly --batch transfers, and an `overloaded` answer is retried by the client itself.
+// With a list of servers (a cluster) each session finds the primary and follows it when it
+// moves, resending by id what was in flight (gateway/client/client.hpp). A transfer created
+// by an earlier send of the same request answers `exists` to the resend: that is counted as
+// `ok` (with its original timestamp), since it is this run's transfer, done once.
 class network_target final : public load_target {
  public:
   network_target(const client::config& cfg, std::uint32_t connections) {
@@ -342,14 +352,45 @@ class network_target final : public load_target {
   }
 
   std::string_view name() const override { return "gateway"; }
-  const client::session_info& session() const { return clients_.front()->session(); }
+  client::session_info session() const { return clients_.front()->session(); }
 
   void create_accounts(std::span<const account> events, answer_callback done) override {
     next().create_accounts(events, adapt(events.size(), std::move(done)));
   }
 
   void create_transfers(std::span<const transfer> events, answer_callback done) override {
-    next().create_transfers(events, adapt(events.size(), std::move(done)));
+    // The batch's chains matter to the answer of a resend: kept only when it has one.
+    std::vector<transfer> chains;
+    if (std::any_of(events.begin(), events.end(),
+                    [](const transfer& t) { return (t.flags & transfer_flags::linked) != 0; }))
+      chains.assign(events.begin(), events.end());
+    next().create_transfers(
+        events, [this, chains = std::move(chains),
+                 cb = adapt(events.size(), std::move(done))](client::reply&& r) {
+          if (r.ok() && r.resends != 0) {
+            exists_after_resend_.fetch_add(count_resent_as_done(chains, r.results),
+                                           std::memory_order_relaxed);
+          }
+          cb(std::move(r));
+        });
+  }
+
+  nlohmann::ordered_json client_figures() const override {
+    client::counters sum;
+    for (const auto& c : clients_) {
+      const client::counters n = c->stats();
+      sum.reconnects += n.reconnects;
+      sum.not_primary_followed += n.not_primary_followed;
+      sum.unavailable_resent += n.unavailable_resent;
+      sum.resent += n.resent;
+    }
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
+    j["reconnects"] = sum.reconnects;
+    j["not_primary_followed"] = sum.not_primary_followed;
+    j["unavailable_resent"] = sum.unavailable_resent;
+    j["resent"] = sum.resent;
+    j["exists_after_resend"] = exists_after_resend_.load(std::memory_order_relaxed);
+    return j;
   }
 
   call_status lookup_accounts(std::span<const u128> ids, std::span<account> out,
@@ -407,6 +448,8 @@ class network_target final : public load_target {
     };
   }
 
+  // Before clients_: the clients answer what is left when they go, through done_before.
+  std::atomic<std::uint64_t> exists_after_resend_{0};
   std::vector<std::unique_ptr<client::client>> clients_;
   std::size_t round_robin_ = 0;
 };
@@ -703,17 +746,19 @@ std::unique_ptr<load_target> make_target(const options& o, bool scratch, std::st
     c.snapshot_at_shutdown = !scratch;
     return std::make_unique<embedded_target>(std::move(c));
   }
-  if (o.target.find(':') != std::string::npos) {
-    const auto at = codec::parse_server(o.target, why);
-    if (!at) {
+  if (o.target.find_first_of(":,") != std::string::npos) {
+    auto servers = codec::split_server_list(o.target, why);
+    if (!servers) {
       why = "--target " + why;
       return nullptr;
     }
     client::config c;
-    c.host = at->host;
-    c.port = at->port;
+    c.servers = std::move(*servers);
     c.batching = false;
     c.mac = o.mac;
+    // A failover takes seconds (a lease runs out, a standby is promoted): the sessions wait
+    // it out, resending by id, rather than fail the run. About 15 s of passes at 1 s apart.
+    c.reconnects_max = 20;
     try {
       if (o.key_file.empty())
         throw client::client_error("--key-file is needed for a HOST:PORT target");
@@ -1508,7 +1553,8 @@ std::string result_name(std::uint32_t c) {
 }
 
 void print_report(const options& o, const load_source& gen, std::size_t outstanding_max,
-                  bool scratch, const nlohmann::ordered_json& figures, const run_report& rep,
+                  bool scratch, const nlohmann::ordered_json& figures,
+                  const nlohmann::ordered_json& client_figures, const run_report& rep,
                   const std::optional<find_max_result>& fm) {
   const histogram& h = *rep.latency;
   const auto us = [&](double p) { return round_to(static_cast<double>(h.percentile(p)) / 1e3, 1); };
@@ -1593,6 +1639,12 @@ void print_report(const options& o, const load_source& gen, std::size_t outstand
     for (const auto& [k, v] : figures.items()) std::printf(" %s %s", k.c_str(), v.dump().c_str());
     std::printf("  (whole run, setup included)\n");
   }
+  if (!client_figures.empty()) {
+    std::printf("client      ");
+    for (const auto& [k, v] : client_figures.items())
+      std::printf(" %s %s", k.c_str(), v.dump().c_str());
+    std::printf("  (whole run; exists_after_resend are counted as ok)\n");
+  }
 
   if (o.json) {
     nlohmann::ordered_json j;
@@ -1630,6 +1682,7 @@ void print_report(const options& o, const load_source& gen, std::size_t outstand
     }
     if (!o.workload.empty() || !o.workload_file.empty()) j["workload"] = gen.describe();
     if (!figures.empty()) j["journal"] = figures;
+    if (!client_figures.empty()) j["client"] = client_figures;
     if (!rep.per_transfer.empty()) j["per_transfer"] = rep.per_transfer;
     j["memory"] = nlohmann::ordered_json::object();
     j["memory"]["peak_rss_bytes"] = peak_rss;
@@ -1863,7 +1916,8 @@ int run(int argc, char** argv) {
   merge_cmd->add_option("--report", merge_out, "where the merged report goes")->required();
   app.add_option("--target", o.target,
                  "what to drive: reference (the serial ledger in this process), embedded (the "
-                 "actor engine in this process), HOST:PORT (remitd, over the binary protocol), "
+                 "actor engine in this process), HOST:PORT (remitd, over the binary protocol; "
+                 "a comma-separated list for a cluster, whose primary is followed), "
                  "or sim (no ledger: answers ok, for testing remit-load itself)")
       ->capture_default_str();
   app.add_option("--accounts", o.accounts, "user accounts (ids 1..N; one bank per ledger more)")
@@ -2201,8 +2255,8 @@ int run(int argc, char** argv) {
   } else if (rec.find_max) {
     std::printf("(the figures below are those of the best step, %.0f/s)\n", rec.find_max->rate);
   }
-  print_report(o, gen, outstanding_max, !scratch.path().empty(), target->journal_figures(), rep,
-               rec.find_max);
+  print_report(o, gen, outstanding_max, !scratch.path().empty(), target->journal_figures(),
+               target->client_figures(), rep, rec.find_max);
   if (!o.report.empty()) {
     fill_record(o, gen, outstanding_max, rep, rec);
     std::string report_why;

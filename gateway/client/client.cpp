@@ -16,6 +16,13 @@
 // it can be sealed again with a new sequence and key on a new connection. request_ids are
 // never reused within a client.
 //
+// Finding a server (client.hpp): a search is passes over `pass_` (the address a not_primary
+// named, then the configured list), one attempt at a time. An attempt that fails, or meets a
+// standby, moves on to the next address at once; a pass that settles nowhere schedules the
+// next after a backoff, or gives up (pass_failed). A connection that drops, or a not_primary
+// that is followed, puts every request in flight back at the front of `resend_` and starts a
+// new search.
+//
 // A connection (`connection`) owns its socket, its read buffer and its write buffers, and
 // every handler holds it by shared_ptr: a connection that is dropped is never written into
 // again, whatever its pending operations still do. Handlers of a dropped connection see that
@@ -145,6 +152,8 @@ struct request {
   std::uint64_t request_id = 0;   // of the last send
   std::chrono::milliseconds overload_backoff{0};
   std::uint32_t unavailable_resends = 0;  // resends after `unavailable`, bounded
+  std::uint32_t not_primary_follows = 0;  // not_primary answers followed, bounded
+  std::uint32_t sends = 0;                // times sent, on any session
   std::vector<std::byte> body;
   std::vector<call_ptr> calls;  // in body order
 };
@@ -216,6 +225,14 @@ struct client::impl {
     if (cfg_.key_id.empty() || cfg_.key_id.size() > codec::key_id_max)
       throw client_error("remit client: key_id must be 1 to 32 characters");
     if (cfg_.secret.empty()) throw client_error("remit client: no secret for key " + cfg_.key_id);
+    if (cfg_.servers.size() > codec::server_list_max)
+      throw client_error("remit client: " + std::to_string(cfg_.servers.size()) +
+                         " servers listed; at most " + std::to_string(codec::server_list_max));
+    servers_ = cfg_.servers;
+    if (servers_.empty()) servers_.push_back({cfg_.host, cfg_.port});
+    for (const auto& a : servers_)
+      if (a.host.empty() || a.port == 0)
+        throw client_error("remit client: a server needs a host and a port from 1");
     if (cfg_.tls) setup_tls();
   }
 
@@ -230,7 +247,7 @@ struct client::impl {
     std::future<std::string> first = first_result_.get_future();
     asio::post(io_, [this] {
       state_ = state::connecting;
-      start_attempt();
+      begin_search();
       arm_tick();
     });
     thread_ = std::thread([this] { io_.run(); });
@@ -315,10 +332,9 @@ struct client::impl {
     }
     for (auto& c : batch) calls_.push_back(std::move(c));
     if (state_ == state::failed && !calls_.empty()) {
-      // The last connection gave up; a new call starts a new round of attempts.
+      // The last search gave up; a new call starts a new one.
       state_ = state::reconnecting;
-      attempt_ = 0;
-      start_attempt();
+      begin_search();
       return;
     }
     pump();
@@ -404,6 +420,7 @@ struct client::impl {
 
   void send(connection& c, request_ptr r) {
     r->request_id = next_request_id_++;
+    ++r->sends;
     append_frame(c, r->op, r->event_count, r->request_id, r->body);
     const std::uint64_t id = r->request_id;
     inflight_.emplace(id, std::move(r));
@@ -501,7 +518,25 @@ struct client::impl {
     if (st == codec::status::unavailable && r->unavailable_resends < cfg_.reconnects_max) {
       // The outcome is unknown (section 9): send it again by id later, on this session.
       ++r->unavailable_resends;
+      unavailable_resent_.fetch_add(1, std::memory_order_relaxed);
       retry_later(std::move(r));
+      return;
+    }
+    if (st == codec::status::not_primary && cfg_.follow_primary &&
+        r->not_primary_follows < cfg_.reconnects_max) {
+      // Not executed (section 9): find the primary, starting with the one the body names,
+      // and send it there with everything else in flight.
+      ++r->not_primary_follows;
+      not_primary_followed_.fetch_add(1, std::memory_order_relaxed);
+      std::string error;
+      std::optional<codec::server_address> named;
+      if (!body.empty()) named = codec::parse_server(reason_of(body), error);
+      const std::string why = endpoint_name() + " answered not_primary" +
+                              (named ? " naming " + codec::format_server(*named) : "");
+      // Back among the requests in flight, so that it is resent in the order it was sent.
+      const std::uint64_t id = r->request_id;
+      inflight_.emplace(id, std::move(r));
+      drop_and_search(conn_, why, named);
       return;
     }
     if (st != codec::status::ok) {
@@ -524,6 +559,7 @@ struct client::impl {
     rep.answered = true;
     rep.status = st;
     rep.error = reason_of(body);
+    rep.resends = r.sends == 0 ? 0 : r.sends - 1;
     if (st == codec::status::not_primary) {
       // The body is the primary's client address (section 9), not a reason.
       rep.primary = rep.error;
@@ -542,11 +578,19 @@ struct client::impl {
   // Splits an ok response back over the calls of its request; returns what is wrong with it.
   std::string decode(request& r, const codec::frame_header& h, std::span<const std::byte> body) {
     const std::uint32_t n = h.event_count;
-    auto ok_reply = [] {
+    auto ok_reply = [&r] {
       reply rep;
       rep.answered = true;
+      rep.resends = r.sends == 0 ? 0 : r.sends - 1;
       return rep;
     };
+    if (codec::is_node_opcode(static_cast<std::uint16_t>(r.op))) {
+      // A node answer: its body is the caller's to decode (docs/CLUSTER.md).
+      reply rep = ok_reply();
+      rep.body.assign(body.begin(), body.end());
+      answer(*r.calls.front(), std::move(rep));
+      return {};
+    }
     switch (r.op) {
       case codec::opcode::create_accounts:
       case codec::opcode::create_transfers:
@@ -693,7 +737,81 @@ struct client::impl {
     }
   }
 
+  // A new search: passes over the servers until one settles (client.hpp).
+  void begin_search() {
+    search_began_ = clock_type::now();
+    passes_ = 0;
+    start_pass();
+  }
+
+  void start_pass() {
+    pass_.clear();
+    if (hint_) pass_.push_back(*hint_);
+    for (const auto& a : servers_)
+      if (!hint_ || !(a == *hint_)) pass_.push_back(a);
+    pass_at_ = 0;
+    standby_seen_ = false;
+    pass_report_.clear();
+    start_attempt();
+  }
+
+  // The attempt at pass_[pass_at_] did not settle: the next address, or the pass failed.
+  void next_in_pass(const std::string& reason) {
+    if (!pass_report_.empty()) pass_report_ += "; ";
+    // The server named once: most reasons name it already.
+    const bool named = pass_.size() == 1 || reason.find(endpoint_name()) != std::string::npos;
+    pass_report_ += named ? reason : endpoint_name() + ": " + reason;
+    ++pass_at_;
+    if (pass_at_ < pass_.size()) {
+      start_attempt();
+      return;
+    }
+    pass_failed();
+  }
+
+  // No server of the pass settled: another pass after a backoff, or give up.
+  void pass_failed() {
+    ++passes_;
+    // Nodes that answer as standbys are up; a primary is likely being chosen.
+    const bool failover = standby_seen_ && clock_type::now() - search_began_ < cfg_.connect_timeout;
+    const bool go_on = failover || (!first_ && passes_ < cfg_.reconnects_max);
+    if (go_on) {
+      schedule_pass();
+      return;
+    }
+    hint_.reset();
+    std::string what = pass_report_;
+    const std::string passes = std::to_string(passes_) + " pass" + (passes_ == 1 ? "" : "es") +
+                               " over " + std::to_string(pass_.size()) + " server" +
+                               (pass_.size() == 1 ? "" : "s");
+    if (standby_seen_)
+      what = "no primary found in " + passes + " (the last: " + pass_report_ + ")";
+    else if (pass_.size() > 1)
+      what = "no server could be used in " + passes + " (the last: " + pass_report_ + ")";
+    if (first_) {
+      first_ = false;
+      state_ = state::closed;
+      first_result_.set_value(what.empty() ? "connection failed" : what);
+      return;
+    }
+    state_ = state::failed;
+    fail_everything("connection lost (" + lost_reason_ + "); " + std::to_string(passes_) +
+                    " reconnect attempts failed, the last: " + what);
+  }
+
+  void schedule_pass() {
+    if (!first_) state_ = state::reconnecting;
+    backoff_timer_.expires_after(backoff_after(passes_));
+    backoff_timer_.async_wait([this](const error_code& ec) {
+      if (ec == asio::error::operation_aborted || state_ == state::closed ||
+          state_ == state::connected)
+        return;
+      start_pass();
+    });
+  }
+
   void start_attempt() {
+    target_ = pass_.at(pass_at_);
     auto c = std::make_shared<connection>(io_, tls_ctx_ ? &*tls_ctx_ : nullptr);
     conn_ = c;
     connect_timer_.expires_after(cfg_.connect_timeout);
@@ -703,11 +821,11 @@ struct client::impl {
                             std::to_string(cfg_.connect_timeout.count()) + " ms");
     });
     resolver_.async_resolve(
-        cfg_.host, std::to_string(cfg_.port),
+        target_.host, std::to_string(target_.port),
         [this, c](const error_code& ec, const tcp::resolver::results_type& results) {
           if (c != conn_) return;
           if (ec) {
-            attempt_failed(c, "resolving " + cfg_.host + ": " + ec.message());
+            attempt_failed(c, "resolving " + target_.host + ": " + ec.message());
             return;
           }
           asio::async_connect(
@@ -731,11 +849,11 @@ struct client::impl {
     }
     SSL* s = c->tls->native_handle();
     error_code not_an_address;
-    asio::ip::make_address(cfg_.host, not_an_address);
+    asio::ip::make_address(target_.host, not_an_address);
     if (not_an_address)  // SNI, for names only (SSL_set_tlsext_host_name, without its cast)
       SSL_ctrl(s, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-               const_cast<char*>(cfg_.host.c_str()));
-    if (cfg_.tls_verify) c->tls->set_verify_callback(ssl::host_name_verification(cfg_.host));
+               const_cast<char*>(target_.host.c_str()));
+    if (cfg_.tls_verify) c->tls->set_verify_callback(ssl::host_name_verification(target_.host));
     c->tls->async_handshake(ssl::stream_base::client, [this, c](const error_code& ec2) {
       if (c != conn_) return;
       if (ec2) {
@@ -791,6 +909,12 @@ struct client::impl {
       attempt_failed(c, "the server requires a MAC on every frame (set config.mac)");
       return;
     }
+    if (cfg_.follow_primary && r.role == static_cast<std::uint32_t>(codec::node_role::standby)) {
+      // Requests would be answered not_primary: look further (section 9).
+      standby_seen_ = true;
+      attempt_failed(c, "a standby");
+      return;
+    }
     c->hello_reply = r;
     c->proof = codec::auth_proof(cfg_.secret, c->hello_bytes, c->reply_bytes);
     append_frame(*c, codec::opcode::auth, 1, 0, std::as_bytes(std::span(c->proof)));
@@ -831,12 +955,17 @@ struct client::impl {
     session_.server_version =
         ascii_of(c->hello_reply.server_version.data(), c->hello_reply.server_version.size());
     session_.role = c->hello_reply.role;
+    session_.server = endpoint_name();
+    {
+      std::lock_guard lk(session_mu_);
+      latest_session_ = session_;
+    }
 
     state_ = state::connected;
-    attempt_ = 0;
+    passes_ = 0;
+    hint_.reset();
     if (first_) {
       first_ = false;
-      first_session_ = session_;
       first_result_.set_value({});
     } else {
       reconnects_.fetch_add(1, std::memory_order_relaxed);
@@ -844,26 +973,13 @@ struct client::impl {
     pump();
   }
 
-  // A connection attempt (connect, TLS, HELLO, AUTH) failed.
+  // A connection attempt (connect, TLS, HELLO, AUTH) failed, or met a standby.
   void attempt_failed(const connection_ptr& c, const std::string& reason) {
     if (c != conn_) return;
     c->close();
     conn_.reset();
     connect_timer_.cancel();
-    if (first_) {
-      first_ = false;
-      state_ = state::closed;
-      first_result_.set_value(reason.empty() ? "connection failed" : reason);
-      return;
-    }
-    ++attempt_;
-    if (attempt_ >= cfg_.reconnects_max) {
-      state_ = state::failed;
-      fail_everything("connection lost (" + lost_reason_ + "); " + std::to_string(attempt_) +
-                      " reconnect attempts failed, the last: " + reason);
-      return;
-    }
-    schedule_attempt();
+    next_in_pass(reason.empty() ? "connection failed" : reason);
   }
 
   // An authenticated connection failed: every request in flight is sent again on a new one.
@@ -873,39 +989,45 @@ struct client::impl {
       attempt_failed(c, reason);
       return;
     }
+    drop_and_search(c, reason, std::nullopt);
+  }
+
+  // Leaves the session of `c`: what is in flight goes back to be resent, and a search for a
+  // server begins, trying `named` first (a not_primary's primary: at once) or, without one,
+  // after a backoff.
+  void drop_and_search(const connection_ptr& c, const std::string& reason,
+                       std::optional<codec::server_address> named) {
     c->close();
     conn_.reset();
+    connect_timer_.cancel();
     lost_reason_ = reason;
     std::vector<request_ptr> again;
     again.reserve(inflight_.size());
     for (auto& [id, r] : inflight_)
       if (r->open != 0) again.push_back(std::move(r));
     inflight_.clear();
+    resent_.fetch_add(again.size(), std::memory_order_relaxed);
     std::sort(again.begin(), again.end(), [](const request_ptr& a, const request_ptr& b) {
       return a->request_id < b->request_id;
     });
     // In the order they were first sent, ahead of whatever waited for a resend.
     for (auto it = again.rbegin(); it != again.rend(); ++it) resend_.push_front(std::move(*it));
     state_ = state::reconnecting;
-    attempt_ = 0;
     if (cfg_.reconnects_max == 0) {
       state_ = state::failed;
       fail_everything("connection lost (" + reason + "); reconnects_max is 0");
       return;
     }
-    schedule_attempt();
+    hint_ = std::move(named);
+    search_began_ = clock_type::now();
+    passes_ = 0;
+    if (hint_)
+      start_pass();
+    else
+      schedule_pass();
   }
 
-  void schedule_attempt() {
-    state_ = state::reconnecting;
-    backoff_timer_.expires_after(backoff_after(attempt_));
-    backoff_timer_.async_wait([this](const error_code& ec) {
-      if (ec == asio::error::operation_aborted || state_ != state::reconnecting) return;
-      start_attempt();
-    });
-  }
-
-  std::string endpoint_name() const { return cfg_.host + ":" + std::to_string(cfg_.port); }
+  std::string endpoint_name() const { return codec::format_server(target_); }
 
   // ---- I/O thread: reading ----------------------------------------------------------------
 
@@ -1046,13 +1168,26 @@ struct client::impl {
   std::atomic<std::uint64_t> queued_events_{0};
   std::atomic<std::uint32_t> unanswered_{0};
   std::atomic<std::uint64_t> reconnects_{0};
+  std::atomic<std::uint64_t> not_primary_followed_{0};
+  std::atomic<std::uint64_t> unavailable_resent_{0};
+  std::atomic<std::uint64_t> resent_{0};
   std::promise<std::string> first_result_;  // "" once the first session is up
-  session_info first_session_;              // written before first_result_ is set
+  mutable std::mutex session_mu_;
+  session_info latest_session_;  // guarded by session_mu_; set before first_result_
 
   // The I/O thread's alone.
   state state_ = state::connecting;
   bool first_ = true;
-  std::uint32_t attempt_ = 0;
+  std::vector<codec::server_address> servers_;  // the configured list, never empty
+  // The search (begin_search): the pass under way, the attempt, what each attempt said.
+  std::optional<codec::server_address> hint_;  // a not_primary's primary, tried first
+  std::vector<codec::server_address> pass_;
+  std::size_t pass_at_ = 0;
+  codec::server_address target_;  // of the attempt, then of the session
+  std::uint32_t passes_ = 0;      // failed in a row
+  bool standby_seen_ = false;     // in this pass
+  clock_type::time_point search_began_{};
+  std::string pass_report_;
   std::string lost_reason_;
   connection_ptr conn_;
   session_info session_;  // of the current (or last) session
@@ -1091,8 +1226,9 @@ client::~client() {
   close();
 }
 
-const session_info& client::session() const {
-  return impl_->first_session_;
+session_info client::session() const {
+  std::lock_guard lk(impl_->session_mu_);
+  return impl_->latest_session_;
 }
 
 void client::create_accounts(std::span<const account> events, callback cb) {
@@ -1140,6 +1276,18 @@ void client::ping(std::span<const std::byte> payload, callback cb) {
   impl_->submit(std::move(c));
 }
 
+void client::node_request(std::uint16_t opcode, std::span<const std::byte> body, callback cb) {
+  if (!codec::is_node_opcode(opcode))
+    throw std::invalid_argument("remit client: node_request takes opcodes 64 to 127, not " +
+                                std::to_string(opcode));
+  auto c = std::make_unique<call>();
+  c->op = static_cast<codec::opcode>(opcode);
+  c->event_count = 1;
+  c->body.assign(body.begin(), body.end());
+  c->cb = std::move(cb);
+  impl_->submit(std::move(c));
+}
+
 reply client::create_accounts(std::span<const account> events) {
   return impl_->sync([&](callback cb) { create_accounts(events, std::move(cb)); });
 }
@@ -1164,6 +1312,9 @@ reply client::get_ledger_stats(std::uint32_t ledger) {
 reply client::ping(std::span<const std::byte> payload) {
   return impl_->sync([&](callback cb) { ping(payload, std::move(cb)); });
 }
+reply client::node_request(std::uint16_t opcode, std::span<const std::byte> body) {
+  return impl_->sync([&](callback cb) { node_request(opcode, body, std::move(cb)); });
+}
 
 std::uint32_t client::inflight() const {
   return impl_->unanswered_.load(std::memory_order_relaxed);
@@ -1171,6 +1322,15 @@ std::uint32_t client::inflight() const {
 
 std::uint64_t client::reconnects() const {
   return impl_->reconnects_.load(std::memory_order_relaxed);
+}
+
+counters client::stats() const {
+  counters n;
+  n.reconnects = impl_->reconnects_.load(std::memory_order_relaxed);
+  n.not_primary_followed = impl_->not_primary_followed_.load(std::memory_order_relaxed);
+  n.unavailable_resent = impl_->unavailable_resent_.load(std::memory_order_relaxed);
+  n.resent = impl_->resent_.load(std::memory_order_relaxed);
+  return n;
 }
 
 void client::close() {

@@ -142,4 +142,9 @@ std::optional<std::vector<server_address>> split_server_list(std::string_view te
   return list;
 }
 
+std::string format_server(const server_address& a) {
+  const bool v6 = a.host.find(':') != std::string::npos;
+  return (v6 ? "[" + a.host + "]" : a.host) + ":" + std::to_string(a.port);
+}
+
 }  // namespace remit::codec

@@ -33,6 +33,10 @@ struct server_address {
 // `text` and says what is wrong.
 [[nodiscard]] std::optional<server_address> parse_server(std::string_view text, std::string& error);
 
+// The address as parse_server reads it back: HOST:PORT, or [IPV6]:PORT for a host with a ':'.
+// For messages, and for the `host:port` a cluster names its primary with.
+[[nodiscard]] std::string format_server(const server_address& a);
+
 // An address to listen on (remitd's --listen and --metrics): HOST:PORT or [IPV6]:PORT with the
 // port required, 0 meaning any free port. Sets `error` when `text` is not one.
 [[nodiscard]] std::optional<server_address> parse_listen_address(std::string_view text,

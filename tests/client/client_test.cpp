@@ -702,14 +702,16 @@ TEST(client_handshake, role_of_the_hello_reply) {
     fake_options o;
     o.role = role;
     fake_server f(secret(), o);
-    client c(config_for(f));
+    config cfg = config_for(f);
+    cfg.follow_primary = role != 2;  // a standby is not settled on otherwise
+    client c(cfg);
     EXPECT_EQ(c.session().role, role);
     EXPECT_TRUE(c.ping({}).ok());
   }
 }
 
-// not_primary fails the call with the primary's address from the body, and the session goes
-// on: no reconnect, no resend.
+// With follow_primary off, not_primary fails the call with the primary's address from the
+// body, and the session goes on: no reconnect, no resend.
 TEST(client_cluster, not_primary_names_the_primary_and_keeps_the_session) {
   std::atomic<int> refused{0};
   fake_server f(secret());
@@ -718,7 +720,9 @@ TEST(client_cluster, not_primary_names_the_primary_and_keeps_the_session) {
     const std::string body = refused++ == 0 ? "10.0.0.2:7400" : "";
     s.respond(r, codec::status::not_primary, std::as_bytes(std::span(body)), 0);
   });
-  client c(config_for(f));
+  config cfg = config_for(f);
+  cfg.follow_primary = false;
+  client c(cfg);
   const reply r = c.create_transfers(transfers(1, 2));
   EXPECT_TRUE(r.answered);
   EXPECT_EQ(r.status, codec::status::not_primary);
@@ -736,6 +740,58 @@ TEST(client_cluster, not_primary_names_the_primary_and_keeps_the_session) {
   EXPECT_EQ(f.connections(), 1);
   EXPECT_EQ(f.request_count(), 3u);
   EXPECT_EQ(f.violations(), 0) << f.last_violation();
+}
+
+// not_primary is followed: a new session (to the address named, here the fake itself) and
+// the same events resent. A node that keeps answering not_primary is followed at most
+// reconnects_max times; then the caller gets not_primary.
+TEST(client_cluster, not_primary_is_followed_at_most_reconnects_max_times) {
+  fake_server f(secret());
+  const std::string self = "127.0.0.1:" + std::to_string(f.port());
+  f.set_hook([&](fake_session& s, const received& r) {
+    if (r.op() != codec::opcode::create_transfers) return s.answer(r);
+    s.respond(r, codec::status::not_primary, std::as_bytes(std::span(self)), 0);
+  });
+  config cfg = config_for(f);
+  cfg.reconnects_max = 3;
+  client c(cfg);
+  const reply r = c.create_transfers(transfers(1, 2));
+  EXPECT_TRUE(r.answered);
+  EXPECT_EQ(r.status, codec::status::not_primary);
+  EXPECT_EQ(r.primary, self);
+  EXPECT_EQ(r.resends, 3u);
+  EXPECT_EQ(f.connections(), 4);  // the first session and one per follow
+  const auto reqs = f.requests();
+  ASSERT_EQ(reqs.size(), 4u);
+  for (const auto& q : reqs) EXPECT_EQ(q.body, reqs[0].body);
+  EXPECT_EQ(c.stats().not_primary_followed, 3u);
+  EXPECT_EQ(c.reconnects(), 3u);
+  // The last session goes on.
+  EXPECT_TRUE(c.ping({}).ok());
+  EXPECT_EQ(f.violations(), 0) << f.last_violation();
+}
+
+// A single server that answers as a standby: the client waits, looking again, for up to
+// connect_timeout, then says what it saw.
+TEST(client_cluster, a_lone_standby_is_not_settled_on) {
+  fake_options o;
+  o.role = 2;
+  fake_server f(secret(), o);
+  config cfg = config_for(f);
+  cfg.connect_timeout = 200ms;
+  try {
+    client c(cfg);
+    FAIL() << "settled on a standby";
+  } catch (const client_error& e) {
+    EXPECT_NE(std::string(e.what()).find("no primary"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("a standby"), std::string::npos) << e.what();
+  }
+  EXPECT_GE(f.connections(), 2);
+  // follow_primary off: a standby will do.
+  cfg.follow_primary = false;
+  client c(cfg);
+  EXPECT_EQ(c.session().role, 2u);
+  EXPECT_TRUE(c.ping({}).ok());
 }
 
 // unavailable: the outcome is unknown; the client resends the same events by id, on the
