@@ -84,8 +84,13 @@ engine::engine(engine_config cfg) : cfg_(std::move(cfg)) {
   if (cfg_.durability) {
     storage::recovery_report report;
     std::string why;
-    if (!storage::recover(cfg_.data_dir, state, report, why, cfg_.faults.get()))
+    if (cfg_.recovered) {
+      state = std::move(*cfg_.recovered);
+      cfg_.recovered.reset();
+      report.last_lsn = cfg_.recovered_lsn;
+    } else if (!storage::recover(cfg_.data_dir, state, report, why, cfg_.faults.get())) {
       throw std::runtime_error("remit: recovery of " + cfg_.data_dir + " failed: " + why);
+    }
     next_lsn = report.last_lsn + 1;
     // A long replayed tail means that no snapshot completed for a while (each is built in
     // the background and dies with the process): take one now, before anything is written,
@@ -123,6 +128,7 @@ engine::engine(engine_config cfg) : cfg_(std::move(cfg)) {
     jc.unsafe_answer_before_fdatasync = cfg_.unsafe_answer_before_fdatasync;
     jc.waiters_max = cfg_.inflight_requests_max;
     jc.replicate = cfg_.replicate;
+    jc.term = requested_term_;
     impl_->writer = std::make_unique<actors::journal_writer>(jc);
     std::string why;
     if (!impl_->writer->start(why)) throw std::runtime_error("remit: journal: " + why);

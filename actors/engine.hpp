@@ -111,6 +111,12 @@ struct engine_config {
   // term's; every answer waits for that record as for any earlier one. A term older than the
   // journal's last is refused (the constructor throws): the journal's terms only grow.
   std::uint64_t term = 0;
+  // Durability only: the state of data_dir as recovery would find it, up to recovered_lsn
+  // (a promoted standby's copy, already applied: journal_follower::release_state). The
+  // engine takes it instead of replaying the journal. Nothing may have changed the
+  // directory since.
+  std::shared_ptr<reference_ledger> recovered;
+  std::uint64_t recovered_lsn = 0;
   // Nanoseconds since the epoch; the system clock when empty. Tests inject their own.
   std::function<std::uint64_t()> clock;
 };

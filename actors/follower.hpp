@@ -88,6 +88,14 @@ class journal_follower {
   // The last LSN written, synced and applied.
   [[nodiscard]] std::uint64_t durable_lsn() const { return durable_lsn_; }
   [[nodiscard]] const reference_ledger& state() const { return state_; }
+  // Closes the files and hands the state over (a standby promoted to primary gives it to the
+  // engine, which then need not replay the journal it already applied). The follower is
+  // left closed and empty.
+  [[nodiscard]] reference_ledger release_state() {
+    close();
+    durable_lsn_ = 0;
+    return std::move(state_);
+  }
   [[nodiscard]] bool failed() const { return failed_; }
 
  private:

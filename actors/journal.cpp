@@ -157,6 +157,7 @@ struct journal_state {
   // the last LSN of a group it could not confirm (0: none since).
   std::uint64_t replicated_lsn = 0;
   std::uint64_t unconfirmed_lsn = 0;
+  std::uint64_t term = 0;  // the last term_started written or recovered (a cluster's term)
   struct waiter {
     std::uint64_t lsn;
     shard_actor driver;
@@ -176,6 +177,8 @@ void notify(journal_pointer self, const journal_state::waiter& w, sync_status s)
   }
 }
 
+void hand_off(journal_pointer self);
+
 // Waits until everything appended so far is durable (and replicated), then notifies `w`.
 void wait_for_sync(journal_pointer self, journal_state::waiter w) {
   auto& st = self->state;
@@ -183,8 +186,26 @@ void wait_for_sync(journal_pointer self, journal_state::waiter w) {
   if (st.failed) return notify(self, w, sync_status::storage_failed);
   if (w.lsn <= st.replicated_lsn) return notify(self, w, sync_status::durable);
   // It depends on a group the cluster could not confirm, and nothing later confirmed it
-  // since: waiting could be forever (no later write may come).
-  if (w.lsn <= st.unconfirmed_lsn) return notify(self, w, sync_status::unavailable);
+  // since. No later write may come (a client that resends by id finds every transfer
+  // `exists`), so waiting could be forever: a group written now confirms every LSN before it
+  // (standbys take groups in order). Its record is a term_started of the term the journal is
+  // in already, which replay ignores. Once the node lost its role, that group fails at once
+  // and the answer is `unavailable`.
+  if (w.lsn <= st.unconfirmed_lsn) {
+    if (st.term == 0) return notify(self, w, sync_status::unavailable);
+    if (st.next_lsn - 1 <= st.unconfirmed_lsn) {
+      journal::term_entry e{};
+      e.term = st.term;
+      if (st.buffer.empty()) st.group_first = st.next_lsn;
+      journal::append_record(st.buffer, journal::record_type::term_started, st.next_lsn,
+                             st.group_first,
+                             std::as_bytes(std::span<const journal::term_entry>(&e, 1)));
+      ++st.next_lsn;
+      ++st.group_records;
+      hand_off(self);
+    }
+    w.lsn = st.next_lsn - 1;
+  }
   REMIT_ASSERT(st.waiting.size() < st.writer->config().waiters_max);
   st.waiting.push_back(std::move(w));
 }
@@ -210,6 +231,7 @@ journal_actor::behavior_type journal_behavior(journal_pointer self, journal_writ
   // which confirms every LSN before it too (standbys take groups in order). The term_started
   // record that the engine writes when a term starts is that first group.
   self->state.replicated_lsn = writer->config().replicate ? 0 : next_lsn - 1;
+  self->state.term = writer->config().term;
   open_exit_activation(self);
   return {
       [self](append_atom, const journal_batch_ptr& b) {
@@ -232,6 +254,7 @@ journal_actor::behavior_type journal_behavior(journal_pointer self, journal_writ
         const auto handoff = received(self);
         auto& st = self->state;
         if (r->term != 0 && !st.failed) {
+          st.term = std::max(st.term, r->term);
           // A group of its own, or the first record of the one gathering: either way no
           // record of the new term comes before it.
           journal::term_entry e{};

@@ -45,6 +45,7 @@ struct journal_config {
   // list (engine_config::inflight_requests_max).
   std::uint32_t waiters_max = 4096;
   replicate_hook replicate;  // a cluster's primary: engine_config::replicate
+  std::uint64_t term = 0;    // the last term of the recovered journal
 };
 
 struct journal_counters {

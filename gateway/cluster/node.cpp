@@ -227,9 +227,11 @@ bool node::promote(std::uint64_t term, std::string& why) {
   if (follow_thread_.joinable()) follow_thread_.join();
   std::uint64_t last = 0;
   std::vector<term_start> history;
+  std::shared_ptr<reference_ledger> state;
   if (follower_) {
     last = follower_->durable_lsn();
     history = history_of(*follower_);
+    state = std::make_shared<reference_ledger>(follower_->release_state());
     follower_.reset();
   }
   if (history.empty() || history.back().term < term) history.push_back({term, last + 1});
@@ -250,6 +252,8 @@ bool node::promote(std::uint64_t term, std::string& why) {
   replication_thread_ = std::thread([this] { replication_loop(); });
   engine_config ec = cfg_.engine;
   ec.term = term;
+  ec.recovered = std::move(state);  // what the copy applied: no replay
+  ec.recovered_lsn = last;
   ec.replicate = [this](std::span<const std::byte> group, std::uint64_t first,
                         std::uint64_t last_lsn) { return replicate(group, first, last_lsn); };
   try {
