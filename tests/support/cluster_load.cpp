@@ -134,7 +134,7 @@ std::optional<int> load_driver::find_primary(int hint) {
   if (hint >= 0 && hint < view_.size()) return hint;
   const auto roles = view_.roles(opts_.connect_timeout);
   for (int i = 0; i < view_.size(); ++i)
-    if (takes_writes(roles[static_cast<std::size_t>(i)])) return i;
+    if (view_.takes_writes(roles[static_cast<std::size_t>(i)])) return i;
   return std::nullopt;
 }
 

@@ -219,6 +219,7 @@ cluster_process::cluster_process(cluster_options opts) : opts_(std::move(opts)) 
     ::close(fd);
   }
   view_.key_id = admin.id;
+  view_.cluster = opts_.cluster;
   view_.secret = admin.secret;
 
   try {
@@ -493,7 +494,8 @@ std::optional<int> cluster_process::find_primary(int excluding) {
   const auto roles = view_.roles(milliseconds(500));
   std::vector<int> primaries;
   for (int i = 0; i < size(); ++i)
-    if (i != excluding && takes_writes(roles[static_cast<std::size_t>(i)])) primaries.push_back(i);
+    if (i != excluding && view_.takes_writes(roles[static_cast<std::size_t>(i)]))
+      primaries.push_back(i);
   if (primaries.empty()) return std::nullopt;
   if (primaries.size() > 1 && etcd_ && etcd_->running()) {
     if (const auto leader = etcd_leader())

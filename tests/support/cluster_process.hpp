@@ -38,12 +38,6 @@ namespace remit::test {
 inline constexpr std::uint32_t role_standalone = 0;
 inline constexpr std::uint32_t role_primary = 1;
 inline constexpr std::uint32_t role_standby = 2;
-// A node that says it takes writes: a primary, or a standalone node (the harness's checks
-// of itself).
-inline bool takes_writes(std::optional<std::uint32_t> role) {
-  return role == role_primary || role == role_standalone;
-}
-
 struct cluster_options {
   int nodes = 3;
   bool cluster = true;  // false: standalone nodes, no etcd
@@ -70,7 +64,13 @@ struct cluster_view {
   std::string keys_file;
   std::string key_id = "admin";
   std::vector<std::uint8_t> secret;
+  bool cluster = true;  // false: standalone nodes, which take writes with role 0
 
+  // Whether a node with this role takes writes: a primary (a standalone node without
+  // `cluster`).
+  bool takes_writes(std::optional<std::uint32_t> role) const {
+    return role == (cluster ? role_primary : role_standalone);
+  }
   int size() const { return static_cast<int>(ports.size()); }
   std::string address(int i) const;  // "127.0.0.1:port"
   // The node whose address is `host_port` (a not_primary body), or -1.
