@@ -103,6 +103,13 @@ engine::engine(engine_config cfg) : cfg_(std::move(cfg)) {
                                  report.last_lsn,        report.torn_bytes,   state.account_count(),
                                  state.transfer_count(), report.seconds,      snapshot_taken};
     last_timestamp_ = state.last_timestamp();
+    terms_ = state.term_history();
+    requested_term_ = state.last_term();
+    if (cfg_.term != 0 && cfg_.term < requested_term_) {
+      throw std::runtime_error("remit: term " + std::to_string(cfg_.term) + " is older than " +
+                               std::to_string(requested_term_) +
+                               ", the last term of the journal in " + cfg_.data_dir);
+    }
   }
 
   impl_ = std::make_unique<impl>(cfg_);
@@ -121,6 +128,19 @@ engine::engine(engine_config cfg) : cfg_(std::move(cfg)) {
     if (!impl_->writer->start(why)) throw std::runtime_error("remit: journal: " + why);
     impl_->journal = actors::spawn_journal(impl_->system, *impl_->writer, next_lsn);
     impl_->writer->attach(impl_->journal);
+    // The new term's record, first in the journal's mailbox (no shard exists yet), so it is
+    // the first of the new LSNs and every answer waits for it. Counted in flight, so that
+    // shutdown waits for it too.
+    if (cfg_.term != 0 && cfg_.term != requested_term_) {
+      inflight_requests_.fetch_add(1);
+      std::lock_guard<std::mutex> lock(terms_mutex_);
+      requested_term_ = cfg_.term;
+      send_term(cfg_.term, [](engine_status s) {
+        if (s != engine_status::ok)
+          std::fprintf(stderr, "remit: the record of the new term: %s\n",
+                       std::string(name(s)).c_str());
+      });
+    }
   }
   std::vector<caf::actor> all;
   impl_->hosts = std::make_shared<actors::account_hosts>(impl_->system, cfg_.account_host_count());
@@ -262,32 +282,7 @@ void engine::submit(actors::request_op op, std::size_t events, bool stamps, Fill
   // and so a linked chain is never split across records (a torn tail could cut it).
   if (events > batch_events_max) return refuse(engine_status::too_many_events);
   const auto n_events = static_cast<std::uint32_t>(events);
-  // Announce the call before looking at `stopping_`, and shutdown sets `stopping_` before
-  // it looks at the announcements (both seq_cst): either this call sees the shutdown and
-  // backs out, or the shutdown sees this call and waits until it is counted in flight
-  // (and then for its answer). Never neither.
-  entering_.fetch_add(1);
-  const auto leave = [&] {
-    if (entering_.fetch_sub(1) == 1 && stopping_.load()) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      idle_.notify_all();
-    }
-  };
-  if (stopping_.load()) {
-    leave();
-    return refuse(engine_status::shutting_down);
-  }
-  if (inflight_requests_.fetch_add(1) >= cfg_.inflight_requests_max) {
-    inflight_requests_.fetch_sub(1);
-    leave();
-    return refuse(engine_status::overloaded);
-  }
-  if (inflight_events_.fetch_add(n_events) + n_events > cfg_.inflight_events_max) {
-    inflight_events_.fetch_sub(n_events);
-    inflight_requests_.fetch_sub(1);
-    leave();
-    return refuse(engine_status::overloaded);
-  }
+  if (const engine_status s = admit(n_events); s != engine_status::ok) return refuse(s);
   auto req = caf::make_counted<actors::request>();
   req->op = op;
   fill(*req);
@@ -307,11 +302,7 @@ void engine::submit(actors::request_op op, std::size_t events, bool stamps, Fill
     if (reply.status == engine_status::storage_failed) storage_failed_.store(true);
     // The slot is free before the caller hears back, so a caller that sends again at once
     // is not refused. Shutdown may go on meanwhile: the actor system waits for this handler.
-    inflight_events_.fetch_sub(n_events);
-    if (inflight_requests_.fetch_sub(1) == 1 && stopping_.load()) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      idle_.notify_all();
-    }
+    finish_call(n_events);
     cb(std::move(reply));
   };
   // A single transfer goes to the owner of its id, which then claims it without a message
@@ -325,6 +316,97 @@ void engine::submit(actors::request_op op, std::size_t events, bool stamps, Fill
   }
   actors::anon_send_to(impl_->shards[shard], actors::request_atom::value, std::move(req));
   leave();
+}
+
+engine_status engine::admit(std::uint32_t n_events) {
+  // Announce the call before looking at `stopping_`, and shutdown sets `stopping_` before
+  // it looks at the announcements (both seq_cst): either this call sees the shutdown and
+  // backs out, or the shutdown sees this call and waits until it is counted in flight
+  // (and then for its answer). Never neither.
+  entering_.fetch_add(1);
+  if (stopping_.load()) {
+    leave();
+    return engine_status::shutting_down;
+  }
+  if (inflight_requests_.fetch_add(1) >= cfg_.inflight_requests_max) {
+    inflight_requests_.fetch_sub(1);
+    leave();
+    return engine_status::overloaded;
+  }
+  if (inflight_events_.fetch_add(n_events) + n_events > cfg_.inflight_events_max) {
+    inflight_events_.fetch_sub(n_events);
+    inflight_requests_.fetch_sub(1);
+    leave();
+    return engine_status::overloaded;
+  }
+  return engine_status::ok;
+}
+
+void engine::leave() {
+  if (entering_.fetch_sub(1) == 1 && stopping_.load()) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    idle_.notify_all();
+  }
+}
+
+void engine::finish_call(std::uint32_t n_events) {
+  inflight_events_.fetch_sub(n_events);
+  if (inflight_requests_.fetch_sub(1) == 1 && stopping_.load()) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    idle_.notify_all();
+  }
+}
+
+void engine::send_term(std::uint64_t term, std::function<void(engine_status)> answer) {
+  auto r = caf::make_counted<actors::term_request>();
+  r->term = term;
+  r->done = [this, answer = std::move(answer)](const actors::term_request& req,
+                                               actors::sync_status s) {
+    engine_status status = engine_status::ok;
+    if (s == actors::sync_status::storage_failed) status = engine_status::storage_failed;
+    if (s == actors::sync_status::unavailable) status = engine_status::unavailable;
+    if (status == engine_status::storage_failed) {
+      storage_failed_.store(true);
+    } else if (req.lsn != 0) {
+      // In the journal here (confirmed by the cluster or not): the history says so. The
+      // journal answers in LSN order, so the entries come in order.
+      std::lock_guard<std::mutex> lock(terms_mutex_);
+      add_term_start(terms_, req.term, req.lsn);
+    }
+    finish_call(0);
+    answer(status);
+  };
+  actors::anon_send_to(impl_->journal, actors::term_atom::value, std::move(r));
+}
+
+std::future<engine_status> engine::begin_term(std::uint64_t term) {
+  auto p = std::make_shared<std::promise<engine_status>>();
+  std::future<engine_status> f = p->get_future();
+  if (!cfg_.durability) {
+    p->set_value(engine_status::ok);
+    return f;
+  }
+  if (storage_failed_.load()) {
+    p->set_value(engine_status::storage_failed);
+    return f;
+  }
+  if (const engine_status s = admit(0); s != engine_status::ok) {
+    p->set_value(s);
+    return f;
+  }
+  {
+    std::lock_guard<std::mutex> lock(terms_mutex_);
+    const bool newer = term > requested_term_;
+    if (newer) requested_term_ = term;
+    send_term(newer ? term : 0, [p](engine_status s) { p->set_value(s); });
+  }
+  leave();
+  return f;
+}
+
+std::vector<term_start> engine::term_history() const {
+  std::lock_guard<std::mutex> lock(terms_mutex_);
+  return terms_;
 }
 
 #define REMIT_OP(x) actors::request_op::x

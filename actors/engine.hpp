@@ -28,6 +28,7 @@
 #include <vector>
 
 #include <string_view>
+#include "engine/terms.hpp"
 #include "engine/types.hpp"
 
 namespace remit {
@@ -101,7 +102,15 @@ struct engine_config {
   // anywhere else.
   bool unsafe_answer_before_fdatasync = false;
   // Durability only: what a cluster's primary adds to the journal's rule (replicate_hook).
+  // With it, the engine answers nothing, reads of the recovered state included, before a
+  // first group is confirmed: set `term` too, whose record is that group.
   replicate_hook replicate;
+  // Durability only: the term of a cluster's primary (docs/CLUSTER.md), 0 outside a cluster.
+  // When it is not the last term of the recovered journal, the engine journals a
+  // term_started record before anything else, so the records it writes are known to be this
+  // term's; every answer waits for that record as for any earlier one. A term older than the
+  // journal's last is refused (the constructor throws): the journal's terms only grow.
+  std::uint64_t term = 0;
   // Nanoseconds since the epoch; the system clock when empty. Tests inject their own.
   std::function<std::uint64_t()> clock;
 };
@@ -150,6 +159,16 @@ class engine {
   std::future<engine_reply> set_account_controls(std::span<const account_controls> events);
   std::future<engine_reply> get_ledger_stats(std::uint32_t ledger);
 
+  // A primary that moves to a newer term while it runs: journals a term_started record of
+  // `term` and answers once it is durable (and confirmed by the cluster, as any answer:
+  // `unavailable` when it could not be). A term not newer than the last one journaled is
+  // answered as a read is, once everything before it is durable, and writes nothing. Without
+  // durability it answers ok and journals nothing.
+  std::future<engine_status> begin_term(std::uint64_t term);
+  // The terms of the journal: those recovered, then those this engine journaled, each once
+  // its record is durable here. Thread-safe.
+  std::vector<term_start> term_history() const;
+
   // Stops taking calls, answers every call in flight, stops the actors. Idempotent.
   void shutdown();
 
@@ -189,6 +208,14 @@ class engine {
   template <class Fill>
   void submit(actors::request_op op, std::size_t events, bool stamps, Fill&& fill,
               reply_callback cb);
+  // Counts a call of `events` in flight, or says why it is refused. After ok the caller
+  // sends it, then calls leave(); its answer calls finish_call.
+  engine_status admit(std::uint32_t events);
+  void leave();
+  void finish_call(std::uint32_t events);
+  // Sends a term request to the journal (term 0: a sync only). Under terms_mutex_, so that
+  // records of growing terms reach the journal in that order.
+  void send_term(std::uint64_t term, std::function<void(engine_status)> answer);
 
   engine_config cfg_;
   std::unique_ptr<impl> impl_;
@@ -203,6 +230,9 @@ class engine {
   std::uint64_t last_timestamp_ = 0;
   bool shutdown_started_ = false;  // under mutex_
   bool shutdown_done_ = false;     // under mutex_
+  mutable std::mutex terms_mutex_;
+  std::vector<term_start> terms_;     // under terms_mutex_
+  std::uint64_t requested_term_ = 0;  // the last term sent to the journal, under terms_mutex_
 };
 
 }  // namespace remit

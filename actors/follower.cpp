@@ -29,6 +29,10 @@ journal_follower::outcome journal_follower::append_group(std::span<const std::by
     why = "storage failed earlier";
     return outcome::storage_failed;
   }
+  if (!files_) {
+    why = "the journal is closed";
+    return outcome::storage_failed;
+  }
   if (first_lsn != durable_lsn_ + 1) {
     why = "group starts at LSN " + std::to_string(first_lsn) + ", expected " +
           std::to_string(durable_lsn_ + 1);
@@ -78,6 +82,45 @@ bool journal_follower::cut_after(std::uint64_t lsn, std::string& why) {
     return false;
   }
   return recover_and_open(why);
+}
+
+bool journal_follower::install_snapshot(std::span<const std::byte> bytes, std::uint64_t lsn,
+                                        std::string& why) {
+  if (failed_) {
+    why = "storage failed earlier";
+    return false;
+  }
+  // The file being written stays open until the directory changes: a snapshot that is
+  // refused leaves the follower as it was.
+  switch (storage::install_snapshot(cfg_.dir, bytes, lsn, why, cfg_.faults.get())) {
+    case storage::install_result::ok:
+      break;
+    case storage::install_result::unchanged:
+      return false;
+    case storage::install_result::damaged:
+      files_.reset();
+      failed_ = true;  // part of the old journal is gone: neither state can be trusted
+      return false;
+  }
+  // Recovery of the directory, which is the snapshot alone now: the state is the snapshot's,
+  // durable_lsn_ its LSN, and the new file starts at lsn + 1.
+  if (!recover_and_open(why)) {
+    files_.reset();
+    failed_ = true;
+    return false;
+  }
+  return true;
+}
+
+std::uint64_t journal_follower::last_term() const {
+  if (durable_lsn_ == 0) return 0;
+  return state_.last_term();
+}
+
+std::uint64_t journal_follower::last_term_start() const {
+  if (durable_lsn_ == 0) return 0;
+  const std::vector<term_start>& terms = state_.term_history();
+  return terms.empty() ? 1 : terms.back().first_lsn;
 }
 
 }  // namespace remit::actors

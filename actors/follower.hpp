@@ -10,7 +10,12 @@
 //
 // A node that comes back as a standby may hold a tail that the new primary never had (its
 // last groups were written but not acknowledged before it lost its role): `cut_after` cuts
-// it, at the LSN where the two journals part.
+// it, at the LSN where the two journals part. One whose journal the primary no longer has
+// gets the primary's snapshot instead: `install_snapshot` replaces its journal with it.
+//
+// Its term history (engine/terms.hpp) comes from the term_started records it holds: what it
+// reports in FOLLOW (`last_term`, `last_term_start`) so that the primary finds where the two
+// journals part.
 //
 // Blocking file I/O: run it on a thread of its own, not on the scheduler's workers. Not
 // thread-safe.
@@ -42,6 +47,11 @@ class journal_follower {
   };
 
   explicit journal_follower(follower_config cfg);
+  // Closes every file of the data directory: a standby that is promoted opens it as an
+  // engine right after.
+  ~journal_follower() = default;
+  journal_follower(const journal_follower&) = delete;
+  journal_follower& operator=(const journal_follower&) = delete;
 
   // Recovers the data directory (a torn tail is cut, as at any start) and opens a new
   // journal file after it. False with `why` when the directory is damaged.
@@ -55,6 +65,25 @@ class journal_follower {
   // with `why` when a snapshot covers LSNs past the cut (the node needs the primary's
   // snapshot) or on a storage error.
   [[nodiscard]] bool cut_after(std::uint64_t lsn, std::string& why);
+
+  // A snapshot the primary sent, of LSN `lsn` (docs/CLUSTER.md, "Snapshots"): it replaces
+  // the whole data directory (storage::install_snapshot); then the state is the snapshot's,
+  // durable_lsn() is `lsn` and following goes on with the group of lsn + 1. False with `why`
+  // when the bytes are not a snapshot of `lsn` or a file operation failed: the journal and
+  // the state are as they were when nothing had been removed yet, else the follower stops
+  // (failed()).
+  [[nodiscard]] bool install_snapshot(std::span<const std::byte> bytes, std::uint64_t lsn,
+                                      std::string& why);
+
+  // Closes the journal file being written; groups are refused after it (storage_failed).
+  // The destructor does it too.
+  void close() { files_.reset(); }
+
+  // What FOLLOW carries: the term the last durable record was written in, and the first LSN
+  // of that term in this journal. Both 0 for an empty journal; records before the first
+  // term_started record are of term 0, from LSN 1.
+  [[nodiscard]] std::uint64_t last_term() const;
+  [[nodiscard]] std::uint64_t last_term_start() const;
 
   // The last LSN written, synced and applied.
   [[nodiscard]] std::uint64_t durable_lsn() const { return durable_lsn_; }

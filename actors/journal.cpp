@@ -161,11 +161,33 @@ struct journal_state {
     std::uint64_t lsn;
     shard_actor driver;
     std::uint64_t job;
+    term_request_ptr term;  // instead of driver and job: the facade's
   };
   std::deque<waiter> waiting;
 };
 
 using journal_pointer = journal_actor::stateful_pointer<journal_state>;
+
+void notify(journal_pointer self, const journal_state::waiter& w, sync_status s) {
+  if (w.term) {
+    w.term->done(*w.term, s);
+  } else {
+    send_to(self, w.driver, synced_atom::value, w.job, static_cast<std::uint8_t>(s));
+  }
+}
+
+// Waits until everything appended so far is durable (and replicated), then notifies `w`.
+void wait_for_sync(journal_pointer self, journal_state::waiter w) {
+  auto& st = self->state;
+  w.lsn = st.next_lsn - 1;
+  if (st.failed) return notify(self, w, sync_status::storage_failed);
+  if (w.lsn <= st.replicated_lsn) return notify(self, w, sync_status::durable);
+  // It depends on a group the cluster could not confirm, and nothing later confirmed it
+  // since: waiting could be forever (no later write may come).
+  if (w.lsn <= st.unconfirmed_lsn) return notify(self, w, sync_status::unavailable);
+  REMIT_ASSERT(st.waiting.size() < st.writer->config().waiters_max);
+  st.waiting.push_back(std::move(w));
+}
 
 void hand_off(journal_pointer self) {
   auto& st = self->state;
@@ -182,7 +204,12 @@ journal_actor::behavior_type journal_behavior(journal_pointer self, journal_writ
   self->state.writer = writer;
   self->state.next_lsn = next_lsn;
   self->state.durable_lsn = next_lsn - 1;
-  self->state.replicated_lsn = next_lsn - 1;  // recovered: nothing before is waited for
+  // Without a cluster, what was recovered is durable: nothing before next_lsn is waited for.
+  // A cluster's primary answers nothing from records its standbys may lack (a promoted
+  // standby's new standbys may hold less than it does) until a first group is confirmed,
+  // which confirms every LSN before it too (standbys take groups in order). The term_started
+  // record that the engine writes when a term starts is that first group.
+  self->state.replicated_lsn = writer->config().replicate ? 0 : next_lsn - 1;
   open_exit_activation(self);
   return {
       [self](append_atom, const journal_batch_ptr& b) {
@@ -199,18 +226,26 @@ journal_actor::behavior_type journal_behavior(journal_pointer self, journal_writ
       },
       [self](sync_atom, const shard_actor& driver, const std::uint64_t& job) {
         const auto handoff = received(self);
+        wait_for_sync(self, {0, driver, job, nullptr});
+      },
+      [self](term_atom, const term_request_ptr& r) {
+        const auto handoff = received(self);
         auto& st = self->state;
-        const std::uint64_t target = st.next_lsn - 1;
-        const auto answer = [&](sync_status s) {
-          send_to(self, driver, synced_atom::value, job, static_cast<std::uint8_t>(s));
-        };
-        if (st.failed) return answer(sync_status::storage_failed);
-        if (target <= st.replicated_lsn) return answer(sync_status::durable);
-        // It depends on a group the cluster could not confirm, and nothing later confirmed
-        // it since: waiting could be forever (no later write may come).
-        if (target <= st.unconfirmed_lsn) return answer(sync_status::unavailable);
-        REMIT_ASSERT(st.waiting.size() < st.writer->config().waiters_max);
-        st.waiting.push_back({target, driver, job});
+        if (r->term != 0 && !st.failed) {
+          // A group of its own, or the first record of the one gathering: either way no
+          // record of the new term comes before it.
+          journal::term_entry e{};
+          e.term = r->term;
+          if (st.buffer.empty()) st.group_first = st.next_lsn;
+          r->lsn = st.next_lsn;
+          journal::append_record(st.buffer, journal::record_type::term_started, st.next_lsn,
+                                 st.group_first,
+                                 std::as_bytes(std::span<const journal::term_entry>(&e, 1)));
+          ++st.next_lsn;
+          ++st.group_records;
+          hand_off(self);
+        }
+        wait_for_sync(self, {0, shard_actor{}, 0, r});
       },
       [self](durable_atom, const std::uint64_t& lsn, const bool& ok, const bool& replicated) {
         const auto handoff = received(self);
@@ -219,9 +254,7 @@ journal_actor::behavior_type journal_behavior(journal_pointer self, journal_writ
         if (!ok) {
           st.failed = true;
           st.buffer.clear();
-          for (const auto& w : st.waiting)
-            send_to(self, w.driver, synced_atom::value, w.job,
-                    static_cast<std::uint8_t>(sync_status::storage_failed));
+          for (const auto& w : st.waiting) notify(self, w, sync_status::storage_failed);
           st.waiting.clear();
           return;
         }
@@ -233,8 +266,7 @@ journal_actor::behavior_type journal_behavior(journal_pointer self, journal_writ
         }
         const sync_status s = replicated ? sync_status::durable : sync_status::unavailable;
         while (!st.waiting.empty() && st.waiting.front().lsn <= lsn) {
-          const auto& w = st.waiting.front();
-          send_to(self, w.driver, synced_atom::value, w.job, static_cast<std::uint8_t>(s));
+          notify(self, st.waiting.front(), s);
           st.waiting.pop_front();
         }
         hand_off(self);

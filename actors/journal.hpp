@@ -10,6 +10,10 @@
 // A failed write or fdatasync is fail-stop: every waiting and later sync is answered
 // `false` (the request gets storage_failed) and nothing more is written.
 //
+// The facade's term requests (term_request) append a term_started record the same way and
+// wait as a sync does. With a replicate hook nothing counts as confirmed before the first
+// group the hook confirms, not even what recovery found: the standbys may lack it.
+//
 // Journal files roll past `file_size_max` or `snapshot_every_records`; each roll starts a
 // snapshot of everything before the new file on a background thread, which then removes
 // the files it covers (storage.hpp).

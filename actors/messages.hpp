@@ -159,6 +159,7 @@ using synced_atom = caf::atom_constant<caf::atom("synced")>;
 using durable_atom = caf::atom_constant<caf::atom("durable")>;
 using restore_atom = caf::atom_constant<caf::atom("restore")>;
 using journal_atom = caf::atom_constant<caf::atom("journal")>;
+using term_atom = caf::atom_constant<caf::atom("term")>;
 
 struct wave;
 struct claim_set;
@@ -168,6 +169,8 @@ struct shard_query;
 struct request;
 struct journal_batch;
 struct restore_set;
+struct term_request;
+using term_request_ptr = caf::intrusive_ptr<term_request>;
 using journal_batch_ptr = caf::intrusive_ptr<journal_batch>;
 using restore_ptr = caf::intrusive_ptr<restore_set>;
 using wave_ptr = caf::intrusive_ptr<wave>;
@@ -206,6 +209,8 @@ using shard_actor =
 // everything appended before it (journal.hpp).
 using journal_actor = caf::typed_actor<caf::reacts_to<append_atom, journal_batch_ptr>,
                                        caf::reacts_to<sync_atom, shard_actor, std::uint64_t>,
+                                       // a term_started record from the facade, or a sync
+                                       caf::reacts_to<term_atom, term_request_ptr>,
                                        // written and synced, replicated
                                        caf::reacts_to<durable_atom, std::uint64_t, bool, bool>>;
 
@@ -214,6 +219,15 @@ enum class sync_status : std::uint8_t {
   durable,         // on this node, and on the cluster's synchronous standbys if any
   storage_failed,  // a write or fdatasync failed: fail-stop
   unavailable,     // durable here, but the cluster could not confirm it: outcome unknown
+};
+
+// From the facade (engine::begin_term, and the start of a term at construction): the journal
+// writes a term_started record of `term` (0: writes nothing), then calls `done` on its own
+// thread once everything appended so far is durable, as a sync is answered.
+struct term_request : shared_payload {
+  std::uint64_t term = 0;
+  std::uint64_t lsn = 0;  // set by the journal: the record's LSN (0 when none was written)
+  std::function<void(const term_request&, sync_status)> done;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -426,3 +440,4 @@ struct restore_set : shared_payload {
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(remit::actors::journal_batch_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(remit::actors::restore_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(remit::actors::term_request_ptr)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <filesystem>
 
@@ -42,6 +43,14 @@ void report(const storage_faults* faults, step what, std::string_view path, std:
 void remove_file(const std::string& path, const storage_faults* faults) {
   report(faults, step::removing, path);
   ::unlink(path.c_str());
+}
+
+// remove_file for a caller that must know the file is gone (or was gone already).
+bool remove_file_checked(const std::string& path, std::string& why, const storage_faults* faults) {
+  report(faults, step::removing, path);
+  if (::unlink(path.c_str()) == 0 || errno == ENOENT) return true;
+  why = errno_text("remove", path);
+  return false;
 }
 
 bool fsync_dir(const std::string& dir, std::string& why, const storage_faults* faults) {
@@ -171,11 +180,19 @@ bool read_file(const std::string& path, std::vector<std::byte>& out, std::string
   return true;
 }
 
-bool write_file_atomically(const std::string& dir, const std::string& name,
-                           std::span<const std::byte> data, std::string& why,
-                           const storage_faults* faults) {
-  const std::string tmp = dir + "/." + name + ".tmp";
-  const std::string path = path_in(dir, name);
+namespace {
+
+// The temporary file that write_file_atomically writes `name` to first: ".<name>.tmp", which
+// list_dir reports as a leftover when it is a snapshot's.
+std::string temporary_path(const std::string& dir, const std::string& name) {
+  return dir + "/." + name + ".tmp";
+}
+
+// Writes `data` to temporary_path(dir, name) and fsyncs it.
+bool write_synced_temporary(const std::string& dir, const std::string& name,
+                            std::span<const std::byte> data, std::string& why,
+                            const storage_faults* faults) {
+  const std::string tmp = temporary_path(dir, name);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     why = errno_text("create", tmp);
@@ -185,14 +202,30 @@ bool write_file_atomically(const std::string& dir, const std::string& name,
   const bool ok = write_all(fd, data.data(), data.size()) && ::fsync(fd) == 0;
   if (!ok) why = errno_text("write", tmp);
   ::close(fd);
-  if (!ok) return false;
-  report(faults, step::synced, tmp, data.size());
+  if (ok) report(faults, step::synced, tmp, data.size());
+  return ok;
+}
+
+// Renames the temporary file of `name` to `name`, durably.
+bool publish_temporary(const std::string& dir, const std::string& name, std::string& why,
+                       const storage_faults* faults) {
+  const std::string tmp = temporary_path(dir, name);
+  const std::string path = path_in(dir, name);
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     why = errno_text("rename", tmp);
     return false;
   }
   report(faults, step::renamed, tmp, 0, path);
   return fsync_dir(dir, why, faults);
+}
+
+}  // namespace
+
+bool write_file_atomically(const std::string& dir, const std::string& name,
+                           std::span<const std::byte> data, std::string& why,
+                           const storage_faults* faults) {
+  return write_synced_temporary(dir, name, data, why, faults) &&
+         publish_temporary(dir, name, why, faults);
 }
 
 bool list_dir(const std::string& dir, listing& out, std::string& why) {
@@ -406,6 +439,254 @@ bool snapshot_recovered(const std::string& dir, const reference_ledger& state,
   listing l;  // recovery has just removed the leftovers of interrupted snapshots
   if (!list_dir(dir, l, why)) return false;
   return write_snapshot_and_prune(dir, l, state, last_lsn, last_lsn + 1, why, faults);
+}
+
+// ---------------------------------------------------------------------------------------
+// What a primary ships to a standby that catches up
+
+bool journal_extent(const std::string& dir, extent& out, std::string& why) {
+  out = extent{};
+  listing l;
+  if (!list_dir(dir, l, why)) return false;
+  if (!l.journals.empty()) out.oldest_lsn = l.journals.front().first;
+  if (!l.snapshots.empty()) {
+    out.snapshot_lsn = l.snapshots.back().first;
+    out.snapshot = l.snapshots.back().second;
+  }
+  return true;
+}
+
+namespace {
+
+// How much read_groups asks of read() at a time. The buffer holds one chunk, or one record
+// when a record is larger; a record that a chunk cut is moved to the buffer's front first.
+constexpr std::size_t read_chunk = 4u << 20;
+
+// An open file that closes itself.
+struct file_descriptor {
+  int fd = -1;
+  explicit file_descriptor(int f) : fd(f) {}
+  ~file_descriptor() {
+    if (fd >= 0) ::close(fd);
+  }
+  file_descriptor(const file_descriptor&) = delete;
+  file_descriptor& operator=(const file_descriptor&) = delete;
+};
+
+// A journal file that vanished while it was to be read: the snapshot thread removed it (and
+// those before it) once a snapshot covered it, or it is missing.
+read_result vanished(const std::string& dir, const std::string& path, std::uint64_t next_lsn,
+                     std::string& why) {
+  listing now;
+  if (!list_dir(dir, now, why)) return read_result::failed;
+  if ((now.journals.empty() || now.journals.front().first > next_lsn) && !now.snapshots.empty() &&
+      now.snapshots.back().first >= next_lsn) {
+    why = "LSN " + std::to_string(next_lsn) + " was covered by " + now.snapshots.back().second +
+          " and removed while it was read";
+    return read_result::rolled_away;
+  }
+  why = path + " is missing";
+  return read_result::failed;
+}
+
+// Reads one journal file from its start, in chunks, and visits the runs of its records from
+// `from_lsn` to `to_lsn`. `next_lsn` is the LSN its first record must have; on return it is
+// the LSN after the last record read. `done` is set once to_lsn was visited.
+read_result read_one_file(const std::string& dir, const std::string& name, std::uint64_t from_lsn,
+                          std::uint64_t to_lsn, std::uint64_t& next_lsn, bool& done,
+                          std::vector<std::byte>& buf, const group_visitor& visit,
+                          std::string& why) {
+  const std::string path = path_in(dir, name);
+  file_descriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (file.fd < 0) {
+    if (errno == ENOENT) return vanished(dir, path, next_lsn, why);
+    why = errno_text("open", path);
+    return read_result::failed;
+  }
+  std::size_t begin = 0;      // the first byte not parsed yet, in buf
+  std::size_t end = 0;        // after the last byte read, in buf
+  std::uint64_t buf_at = 0;   // the file offset of buf[0]
+  std::size_t run_begin = 0;  // the run being gathered: buf[run_begin, run_end)
+  std::size_t run_end = 0;
+  std::uint64_t run_first = 0;  // 0: no run
+  std::uint64_t run_last = 0;
+  std::uint64_t run_group = 0;
+  const auto flush = [&] {
+    if (run_first == 0) return;
+    visit(std::span<const std::byte>(buf.data() + run_begin, run_end - run_begin), run_first,
+          run_last, run_group);
+    run_first = 0;
+  };
+  for (;;) {
+    const std::size_t have = end - begin;
+    std::size_t need = journal::header_size;
+    if (have >= journal::header_size) {
+      std::uint32_t length = 0;
+      std::memcpy(&length, buf.data() + begin + offsetof(journal::record_header, length),
+                  sizeof length);
+      if (length > journal::record_payload_max) {
+        why = path + ": damaged record at offset " + std::to_string(buf_at + begin) +
+              " (length over the maximum)";
+        return read_result::failed;
+      }
+      need += length;
+    }
+    if (have < need) {
+      // The next record is not whole in the buffer: hand over the run (it points into the
+      // buffer), keep the part read, and read more after it.
+      flush();
+      if (begin > 0) {
+        std::memmove(buf.data(), buf.data() + begin, have);
+        buf_at += begin;
+        begin = 0;
+        end = have;
+      }
+      buf.resize(std::max(read_chunk, need));
+      const ssize_t r = ::read(file.fd, buf.data() + end, buf.size() - end);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        why = errno_text("read", path);
+        return read_result::failed;
+      }
+      if (r == 0) {
+        if (have == 0) return read_result::ok;  // the file ends after a whole record
+        why = path + ": " + std::to_string(have) + " bytes after LSN " +
+              std::to_string(next_lsn - 1) + " at offset " + std::to_string(buf_at) +
+              " are not a whole record";
+        return read_result::failed;
+      }
+      end += static_cast<std::size_t>(r);
+      continue;
+    }
+    journal::record_view v{};
+    std::string bad;
+    if (!journal::parse_record(std::span<const std::byte>(buf.data(), end), begin, v, &bad)) {
+      why =
+          path + ": damaged record at offset " + std::to_string(buf_at + begin) + " (" + bad + ")";
+      return read_result::failed;
+    }
+    const std::uint64_t lsn = v.header.lsn;
+    if (lsn != next_lsn) {
+      why = path + ": LSN " + std::to_string(lsn) + " at offset " + std::to_string(buf_at + begin) +
+            " where " + std::to_string(next_lsn) + " was expected";
+      return read_result::failed;
+    }
+    if (lsn >= from_lsn) {
+      if (run_first != 0 &&
+          (v.header.group_lsn != run_group || run_end - run_begin + need > read_run_bytes_max))
+        flush();
+      if (run_first == 0) {
+        run_begin = begin;
+        run_first = lsn;
+        run_group = v.header.group_lsn;
+      }
+      run_end = begin + need;
+      run_last = lsn;
+    }
+    begin += need;
+    next_lsn = lsn + 1;
+    if (lsn == to_lsn) {
+      flush();
+      done = true;
+      return read_result::ok;
+    }
+  }
+}
+
+}  // namespace
+
+read_result read_groups(const std::string& dir, std::uint64_t from_lsn, std::uint64_t to_lsn,
+                        const group_visitor& visit, std::string& why) {
+  if (from_lsn == 0) {
+    why = "LSNs start at 1";
+    return read_result::failed;
+  }
+  if (from_lsn > to_lsn) return read_result::ok;  // nothing asked
+  listing l;
+  if (!list_dir(dir, l, why)) return read_result::failed;
+  if (l.journals.empty() || from_lsn < l.journals.front().first) {
+    if (!l.snapshots.empty() && l.snapshots.back().first >= from_lsn) {
+      why = "LSN " + std::to_string(from_lsn) + " is covered by " + l.snapshots.back().second +
+            ", its journal files are gone";
+      return read_result::rolled_away;
+    }
+    why = "no journal file of " + dir + " holds LSN " + std::to_string(from_lsn);
+    return read_result::failed;
+  }
+  // The file that holds from_lsn: the last one that starts at or before it.
+  std::size_t i = 0;
+  while (i + 1 < l.journals.size() && l.journals[i + 1].first <= from_lsn) ++i;
+  std::vector<std::byte> buf;
+  std::uint64_t next_lsn = l.journals[i].first;
+  bool done = false;
+  bool listed_again = false;
+  for (;;) {
+    const read_result r =
+        read_one_file(dir, l.journals[i].second, from_lsn, to_lsn, next_lsn, done, buf, visit, why);
+    if (r != read_result::ok || done) return r;
+    if (i + 1 == l.journals.size() && !listed_again) {
+      // The writer may have rolled to a new file since the listing.
+      listed_again = true;
+      const std::string current = l.journals[i].second;
+      if (!list_dir(dir, l, why)) return read_result::failed;
+      const auto it = std::find_if(l.journals.begin(), l.journals.end(),
+                                   [&](const auto& f) { return f.second == current; });
+      if (it == l.journals.end()) return vanished(dir, path_in(dir, current), next_lsn, why);
+      i = static_cast<std::size_t>(it - l.journals.begin());
+    }
+    if (i + 1 == l.journals.size()) {
+      why = "the journal of " + dir + " ends at LSN " + std::to_string(next_lsn - 1) + ", before " +
+            std::to_string(to_lsn);
+      return read_result::failed;
+    }
+    ++i;
+    if (l.journals[i].first != next_lsn) {
+      why = path_in(dir, l.journals[i].second) + " starts at LSN " +
+            std::to_string(l.journals[i].first) + " where " + std::to_string(next_lsn) +
+            " was expected";
+      return read_result::failed;
+    }
+  }
+}
+
+install_result install_snapshot(const std::string& dir, std::span<const std::byte> data,
+                                std::uint64_t lsn, std::string& why, const storage_faults* faults) {
+  {
+    reference_ledger check;
+    std::uint64_t holds = 0;
+    if (!check.read_snapshot(data, holds, why)) {
+      why = "the snapshot is damaged: " + why;
+      return install_result::unchanged;
+    }
+    if (holds != lsn || lsn == 0) {
+      why = "the snapshot holds LSN " + std::to_string(holds) + ", not " + std::to_string(lsn);
+      return install_result::unchanged;
+    }
+  }
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    why = "create " + dir + ": " + ec.message();
+    return install_result::unchanged;
+  }
+  const std::string name = journal::snapshot_file_name(lsn);
+  const std::string tmp_name = "." + name + ".tmp";
+  listing l;
+  if (!write_synced_temporary(dir, name, data, why, faults) || !list_dir(dir, l, why)) {
+    remove_file(temporary_path(dir, name), faults);
+    return install_result::unchanged;
+  }
+  // Everything of the old history goes before the new snapshot appears: recovery would load
+  // a newer old snapshot, or replay old records after the new one's LSN on top of it.
+  bool ok = true;
+  for (const auto& [first, file] : l.journals)
+    ok = ok && remove_file_checked(path_in(dir, file), why, faults);
+  for (const auto& [snap, file] : l.snapshots)
+    ok = ok && remove_file_checked(path_in(dir, file), why, faults);
+  for (const std::string& file : l.leftovers)
+    if (file != tmp_name) ok = ok && remove_file_checked(path_in(dir, file), why, faults);
+  ok = ok && fsync_dir(dir, why, faults) && publish_temporary(dir, name, why, faults);
+  return ok ? install_result::ok : install_result::damaged;
 }
 
 }  // namespace remit::storage

@@ -125,6 +125,63 @@ struct recovery_report {
                                      std::uint64_t& last_lsn, std::string& why,
                                      const storage_faults* faults = nullptr);
 
+// What a data directory holds, for a primary that decides how a standby catches up.
+struct extent {
+  std::uint64_t oldest_lsn = 0;    // the first LSN of the oldest journal file; 0: no file
+  std::uint64_t snapshot_lsn = 0;  // the newest snapshot's LSN; 0: none
+  std::string snapshot;            // its file name; empty: none
+};
+[[nodiscard]] bool journal_extent(const std::string& dir, extent& out, std::string& why);
+
+// How read_groups ended.
+enum class read_result : std::uint8_t {
+  ok,           // every record from from_lsn to to_lsn was visited
+  rolled_away,  // from_lsn is older than the journal's files: a snapshot covered it
+  failed,       // a file could not be read, or it is not what the journal wrote (`why`)
+};
+
+// The most bytes one run of read_groups holds: one record of the largest size, which is
+// also what one GROUP message carries (gateway/cluster/node_messages.hpp).
+inline constexpr std::size_t read_run_bytes_max =
+    journal::header_size + journal::record_payload_max;
+
+// visit(records, first_lsn, last_lsn, group_lsn): a run of whole records, byte for byte as
+// the journal holds them, all written in the group that starts at group_lsn.
+using group_visitor =
+    std::function<void(std::span<const std::byte> records, std::uint64_t first_lsn,
+                       std::uint64_t last_lsn, std::uint64_t group_lsn)>;
+
+// Reads the journal files of `dir` and visits the records from_lsn..to_lsn in order, in
+// consecutive runs: each run holds records of one group only, at most read_run_bytes_max
+// bytes (a group larger than that, or one that a read of the file cut, comes in several runs
+// in a row), and the first run starts at from_lsn even in the middle of a group. `to_lsn` must
+// be durable (fdatasync returned): the journal's writer may be appending after it, and the
+// snapshot thread may remove old files meanwhile; neither makes this read torn records. It
+// reads in chunks: at most about 16 MiB of buffer whatever the files' sizes. The span passed
+// to visit is valid during the call only.
+[[nodiscard]] read_result read_groups(const std::string& dir, std::uint64_t from_lsn,
+                                      std::uint64_t to_lsn, const group_visitor& visit,
+                                      std::string& why);
+
+// How install_snapshot ended.
+enum class install_result : std::uint8_t {
+  ok,         // the snapshot is the directory's only file
+  unchanged,  // refused or failed before anything was removed: the directory is as it was
+  damaged,    // failed after it started removing: the directory holds part of the old state
+};
+
+// Replaces everything in `dir` with a snapshot a primary sent (docs/CLUSTER.md, "Snapshots"):
+// `data` must read as a snapshot (reference_ledger::read_snapshot) of LSN `lsn`. It is
+// written and synced to a temporary file first; then every journal file and every snapshot
+// is removed and the removal made durable; then the temporary file becomes snapshot-<lsn>.rms,
+// durably. A crash in between leaves an empty directory (the node holds nothing and follows
+// from the start), never the new snapshot beside the old journal, which recovery would
+// replay on top of it.
+[[nodiscard]] install_result install_snapshot(const std::string& dir,
+                                              std::span<const std::byte> data, std::uint64_t lsn,
+                                              std::string& why,
+                                              const storage_faults* faults = nullptr);
+
 // Writes `data` as `name` in `dir` atomically: temporary file, fsync, rename, fsync of dir.
 [[nodiscard]] bool write_file_atomically(const std::string& dir, const std::string& name,
                                          std::span<const std::byte> data, std::string& why,

@@ -8,6 +8,7 @@ install(TARGETS remit_model remit_engine remit_actors remit_embedding EXPORT rem
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(FILES engine/types.hpp engine/rules.hpp engine/assert.hpp engine/id_map.hpp
               engine/reference_ledger.hpp engine/journal_format.hpp engine/crc32c.hpp
+              engine/terms.hpp
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/remit/engine)
 install(FILES actors/engine.hpp actors/storage.hpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/remit/actors)
 install(EXPORT remit-targets NAMESPACE remit:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/remit)

@@ -20,6 +20,8 @@ std::string_view name(record_type t) {
       return "pendings_expired";
     case record_type::controls_set:
       return "controls_set";
+    case record_type::term_started:
+      return "term_started";
   }
   return "unknown";
 }

@@ -21,6 +21,12 @@
 //
 // Payloads are arrays of fixed-size entries (below). Replay applies them in LSN order
 // without checking anything again: what was decided is what replays.
+//
+// A cluster's primary starts its term with a `term_started` record (one term_entry), the first
+// record it writes in that term. So a journal says which primary wrote which records: the
+// records from one term_started up to the next were written in its term, and the records
+// before the first one in term 0 (a node outside a cluster writes none). A node that comes
+// back finds there where its journal parts from the new primary's (docs/CLUSTER.md, FOLLOW).
 #pragma once
 
 #include <cstddef>
@@ -43,8 +49,9 @@ enum class record_type : std::uint16_t {
   failures = 3,             // failure_entry[]: ids that failed on state (id_already_failed)
   pendings_expired = 4,     // u128[]: pending transfers released by expiry
   controls_set = 5,         // account_controls[]: risk controls replaced
+  term_started = 6,         // term_entry (one): the records from here on are of this term
 };
-inline constexpr std::uint16_t record_type_max = 5;
+inline constexpr std::uint16_t record_type_max = 6;
 std::string_view name(record_type t);
 
 struct record_header {
@@ -77,6 +84,12 @@ struct failure_entry {
 };
 static_assert(sizeof(failure_entry) == 32);
 
+struct term_entry {
+  std::uint64_t term;  // the primary's term, as etcd numbers them (at least 1)
+  std::uint64_t reserved[3];
+};
+static_assert(sizeof(term_entry) == 32);
+
 inline std::size_t entry_size(record_type t) {
   switch (t) {
     case record_type::accounts_created:
@@ -89,6 +102,8 @@ inline std::size_t entry_size(record_type t) {
       return sizeof(u128);
     case record_type::controls_set:
       return sizeof(account_controls);
+    case record_type::term_started:
+      return sizeof(term_entry);
   }
   return 0;
 }

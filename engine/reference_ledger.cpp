@@ -395,6 +395,12 @@ void reference_ledger::replay(const journal::record_view& r) {
         accounts_[existing_account(c.account_id)].controls = controls_of(c);
       });
       break;
+    case record_type::term_started:
+      // One entry: the record's LSN is where its term starts.
+      REMIT_ASSERT(r.payload.size() == sizeof(journal::term_entry));
+      for_each_entry<journal::term_entry>(
+          r, [&](const journal::term_entry& t) { add_term_start(terms_, t.term, r.header.lsn); });
+      break;
   }
 }
 
@@ -415,9 +421,17 @@ struct snapshot_header {
   std::uint64_t failures;
   std::uint32_t crc32c;  // of the header (this field 0) and everything after it
   std::uint32_t reserved;
-  std::uint64_t reserved2;
+  // Entries of the term history, after the failures. Version 1 snapshots written before
+  // there was a history hold 0 here (the field was reserved), and read the same.
+  std::uint64_t terms;
 };
 static_assert(sizeof(snapshot_header) == 64);
+
+struct snapshot_term {
+  std::uint64_t term;
+  std::uint64_t first_lsn;
+};
+static_assert(sizeof(snapshot_term) == 16);
 
 struct snapshot_account {
   account a;
@@ -443,7 +457,8 @@ void reference_ledger::write_snapshot(std::vector<std::byte>& out, std::uint64_t
   out.clear();
   out.reserve(sizeof(snapshot_header) + accounts_.size() * sizeof(snapshot_account) +
               transfers_.size() * sizeof(journal::committed_transfer) +
-              failed_.size() * sizeof(journal::failure_entry));
+              failed_.size() * sizeof(journal::failure_entry) +
+              terms_.size() * sizeof(snapshot_term));
   snapshot_header h{snapshot_magic,
                     snapshot_version,
                     lsn,
@@ -453,7 +468,7 @@ void reference_ledger::write_snapshot(std::vector<std::byte>& out, std::uint64_t
                     failed_.size(),
                     0,
                     0,
-                    0};
+                    terms_.size()};
   put(out, h);
   for (const account_state& s : accounts_) {
     snapshot_account a{};
@@ -479,6 +494,7 @@ void reference_ledger::write_snapshot(std::vector<std::byte>& out, std::uint64_t
     f.code = static_cast<std::uint32_t>(code);
     put(out, f);
   });
+  for (const term_start& t : terms_) put(out, snapshot_term{t.term, t.first_lsn});
   h.crc32c = crc32c(out.data(), out.size());
   std::memcpy(out.data(), &h, sizeof h);
 }
@@ -497,7 +513,8 @@ bool reference_ledger::read_snapshot(std::span<const std::byte> data, std::uint6
   }
   const u128 size = sizeof(snapshot_header) + u128{h.accounts} * sizeof(snapshot_account) +
                     u128{h.transfers} * sizeof(journal::committed_transfer) +
-                    u128{h.failures} * sizeof(journal::failure_entry);
+                    u128{h.failures} * sizeof(journal::failure_entry) +
+                    u128{h.terms} * sizeof(snapshot_term);
   if (size != data.size()) {
     why = "its size does not match its counts";
     return false;
@@ -537,6 +554,17 @@ bool reference_ledger::read_snapshot(std::span<const std::byte> data, std::uint6
   for (std::uint64_t i = 0; i < h.failures; ++i, p += sizeof(journal::failure_entry)) {
     const auto f = load_event<journal::failure_entry>(p);
     failed_.insert(f.id, static_cast<create_transfer_result>(f.code));
+  }
+  terms_.reserve(h.terms);
+  for (std::uint64_t i = 0; i < h.terms; ++i, p += sizeof(snapshot_term)) {
+    const auto t = load_event<snapshot_term>(p);
+    terms_.push_back(term_start{t.term, t.first_lsn});
+  }
+  // The CRC matched, so this is what a writer wrote; one that broke the history's rule
+  // would make every later term_started record replay wrong.
+  if (!valid_term_history(terms_, h.lsn, why)) {
+    why = "term history: " + why;
+    return false;
   }
   last_timestamp_ = h.last_timestamp;
   lsn = h.lsn;

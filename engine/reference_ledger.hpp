@@ -29,6 +29,7 @@
 #include "engine/id_map.hpp"
 #include "engine/journal_format.hpp"
 #include "engine/rules.hpp"
+#include "engine/terms.hpp"
 #include "engine/transfer_store.hpp"
 #include "engine/types.hpp"
 
@@ -60,8 +61,17 @@ class reference_ledger {
   std::size_t expire(std::uint64_t now_ns);
 
   // Journal replay: applies a record's decisions in order without checking them again (what
-  // was decided is what replays). The record must have passed journal::parse_record.
+  // was decided is what replays). The record must have passed journal::parse_record. A
+  // term_started record adds its term to the term history (add_term_start).
   void replay(const journal::record_view& record);
+
+  // The terms that wrote the journal this state was built from (engine/terms.hpp), and the
+  // last of them (0: none). A snapshot keeps them.
+  const std::vector<term_start>& term_history() const { return terms_; }
+  std::uint64_t last_term() const { return remit::last_term(terms_); }
+  // A term_started record with LSN `lsn` that was written rather than replayed (the live
+  // engine's): the same rule as its replay. True when the history grew.
+  bool add_term(std::uint64_t term, std::uint64_t lsn) { return add_term_start(terms_, term, lsn); }
 
   // Snapshot: the whole state, stamped with the LSN of the last decision it holds.
   void write_snapshot(std::vector<std::byte>& out, std::uint64_t lsn) const;
@@ -138,6 +148,7 @@ class reference_ledger {
   using expiry_entry = std::pair<std::uint64_t, std::uint32_t>;
   std::priority_queue<expiry_entry, std::vector<expiry_entry>, std::greater<>> expiries_;
   std::uint64_t last_timestamp_ = 0;
+  std::vector<term_start> terms_;
   undo_log undo_;
 };
 

@@ -4,7 +4,8 @@
 //                                     0 clean, 1 torn tail (recovery cuts it), 2 damaged
 //   remit-journal dump DIR [--json] [--from LSN] [--limit N]
 //                                     one line per record (JSON Lines with --json)
-//   remit-journal stats DIR [--json]  records by type, transfers, time span, files
+//   remit-journal stats DIR [--json]  records by type, transfers, time span, files, and the
+//                                     terms the journal's term_started records start
 //
 // It reads the files as they are: a torn tail is reported, never cut (the engine cuts it
 // when it recovers). Exit status 3: bad usage; 4: it could not finish (the error is printed).
@@ -46,7 +47,8 @@ struct walk_summary {
   std::uint64_t entries = 0;
   std::uint64_t transfers = 0;
   std::uint64_t ts_min = 0, ts_max = 0;
-  int status = 0;  // 0 clean, 1 torn tail, 2 damaged
+  std::vector<term_start> terms;  // of the term_started records read, in order
+  int status = 0;                 // 0 clean, 1 torn tail, 2 damaged
   std::string problem;
 };
 
@@ -105,6 +107,11 @@ walk_summary walk(const std::string& dir, Visit&& visit) {
           w.ts_max = std::max(w.ts_max, ts);
         }
       }
+      if (type == journal::record_type::term_started && n == 1) {
+        const auto t = load_event<journal::term_entry>(v.payload.data());
+        // As replay counts them: a term again (a restart in the same term) starts nothing.
+        if (t.term > last_term(w.terms)) w.terms.push_back(term_start{t.term, v.header.lsn});
+      }
       visit(name, v);
     });
     if (r.records > 0) expected = r.last_lsn + 1;
@@ -138,9 +145,10 @@ int verify(const std::string& dir) {
       std::printf("%s: damaged snapshot: %s\n", name.c_str(), why.c_str());
       return 2;
     }
-    std::printf("%s: ok, LSN %llu, %zu accounts, %zu transfers\n", name.c_str(),
-                static_cast<unsigned long long>(got), state.account_count(),
-                state.transfer_count());
+    std::printf("%s: ok, LSN %llu, %zu accounts, %zu transfers, %zu terms (last %llu)\n",
+                name.c_str(), static_cast<unsigned long long>(got), state.account_count(),
+                state.transfer_count(), state.term_history().size(),
+                static_cast<unsigned long long>(state.last_term()));
   }
   const walk_summary w = walk(dir, [](const std::string&, const journal::record_view&) {});
   std::printf("journal: %llu files, %llu records, LSN %llu to %llu\n",
@@ -198,6 +206,8 @@ json entry_json(journal::record_type type, const std::byte* p) {
               {"daily_debit_max", to_decimal(c.daily_debit_max)},
               {"status_flags", c.status_flags}};
     }
+    case journal::record_type::term_started:
+      return {{"term", load_event<journal::term_entry>(p).term}};
   }
   return {};
 }
@@ -241,6 +251,10 @@ int stats(const std::string& dir, bool as_json) {
         {"first_lsn", w.first_lsn},  {"last_lsn", w.last_lsn},   {"records_by_type", w.by_type},
         {"entries", w.entries},      {"transfers", w.transfers}, {"timestamp_min", w.ts_min},
         {"timestamp_max", w.ts_max}, {"span_seconds", span_s},   {"status", w.status}};
+    json terms = json::array();
+    for (const term_start& t : w.terms)
+      terms.push_back({{"term", t.term}, {"first_lsn", t.first_lsn}});
+    j["terms"] = terms;
     if (!w.problem.empty()) j["problem"] = w.problem;
     std::printf("%s\n", j.dump().c_str());
     return w.status;
@@ -254,6 +268,9 @@ int stats(const std::string& dir, bool as_json) {
     std::printf("  %-20s %llu\n", type.c_str(), static_cast<unsigned long long>(n));
   std::printf("transfers %llu over %.3f s of timestamps\n",
               static_cast<unsigned long long>(w.transfers), span_s);
+  for (const term_start& t : w.terms)
+    std::printf("term %llu from LSN %llu\n", static_cast<unsigned long long>(t.term),
+                static_cast<unsigned long long>(t.first_lsn));
   if (!w.problem.empty()) std::printf("%s\n", w.problem.c_str());
   return w.status;
 }

@@ -31,9 +31,9 @@ const char* end_name(end e) {
   return "?";
 }
 
-constexpr record_type all_types[] = {record_type::accounts_created,
-                                     record_type::transfers_committed, record_type::failures,
-                                     record_type::pendings_expired, record_type::controls_set};
+constexpr record_type all_types[] = {
+    record_type::accounts_created, record_type::transfers_committed, record_type::failures,
+    record_type::pendings_expired, record_type::controls_set,        record_type::term_started};
 
 std::vector<std::byte> random_payload(std::mt19937_64& rng, record_type t, std::size_t entries) {
   std::vector<std::byte> p(entry_size(t) * entries);
@@ -189,6 +189,7 @@ TEST(JournalFormat, EntrySizesMatchTheStructs) {
   EXPECT_EQ(entry_size(record_type::failures), 32u);
   EXPECT_EQ(entry_size(record_type::pendings_expired), 16u);
   EXPECT_EQ(entry_size(record_type::controls_set), 96u);
+  EXPECT_EQ(entry_size(record_type::term_started), 32u);
 }
 
 // Every check of parse_record, one damaged field at a time.
