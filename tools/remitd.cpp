@@ -8,12 +8,20 @@
 // transfer, admin) and a random 32-byte secret, mode 0600, and its path is printed. The log
 // (standard error) has start, listen, recovery, auth failures and fail-stop; never a secret.
 // SIGTERM or SIGINT: stop accepting, answer what is in flight, flush, snapshot, exit 0.
+//
+// In a cluster (docs/CLUSTER.md) it also takes
+//   --etcd URL[,URL...] --cluster NAME --node NAME [--advertise HOST:PORT] --peer-key-id ID
+//   [--lease-ttl S] [--replication-timeout S] [--sync-standbys N] [--allow-async]
+// and starts as a standby: it follows the primary, or becomes primary when etcd lets it. A
+// primary that another node deposed starts the process again (execv of itself, same PID
+// and arguments) to follow the new one from its data directory.
 // Exit status: 0 after a clean stop, 1 when it cannot start (bad data dir, damaged journal,
 // address in use), 2 for bad flags.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -24,10 +32,12 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 
 #include "actors/engine.hpp"
+#include "gateway/cluster/node.hpp"
 #include "gateway/codec/address.hpp"
 #include "gateway/codec/keys.hpp"
 #include "gateway/server/server.hpp"
@@ -64,6 +74,120 @@ void log_line(std::string_view line) {
   if (!ok) why = path + ": " + std::strerror(errno);
   ::close(fd);
   return ok;
+}
+
+struct cluster_flags {
+  std::string etcd, cluster, node, advertise, peer_key_id;
+  double lease_ttl, replication_timeout;
+  std::uint32_t sync_standbys;
+  bool allow_async;
+  std::string port_file;
+  const remit::codec::server_address* metrics;
+};
+
+// A cluster node (docs/CLUSTER.md): the server without an engine until the node becomes
+// primary. Returns the exit status; a deposed primary does not return (execv).
+int run_cluster_node(char** argv, remit::engine_config ecfg, remit::gateway::server_config scfg,
+                     const cluster_flags& f, const sigset_t& stop_signals) {
+  using namespace std::chrono;
+  std::string why;
+  if (!ecfg.durability) {
+    log_line("a cluster node needs --durability on");
+    return 2;
+  }
+  if (f.cluster.empty() || f.node.empty() || f.peer_key_id.empty()) {
+    log_line("--etcd needs --cluster, --node and --peer-key-id");
+    return 2;
+  }
+  if (!remit::cluster::valid_name(f.cluster) || !remit::cluster::valid_name(f.node)) {
+    log_line("--cluster and --node: 1 to 64 characters of [A-Za-z0-9._-]");
+    return 2;
+  }
+  if (!scfg.tls_cert_file.empty()) {
+    log_line("a cluster node does not take TLS yet: node-to-node traffic is plain TCP");
+    return 2;
+  }
+  const auto peer = std::find_if(scfg.keys.begin(), scfg.keys.end(),
+                                 [&](const auto& k) { return k.id == f.peer_key_id; });
+  if (peer == scfg.keys.end() || (peer->permissions & remit::codec::permission::replicate) == 0) {
+    log_line("--peer-key-id: '" + f.peer_key_id +
+             "' must be a key of the keys file with permission 8 (replicate)");
+    return 2;
+  }
+  remit::cluster::node_config nc;
+  nc.election.cluster = f.cluster;
+  nc.election.node = f.node;
+  nc.election.address =
+      f.advertise.empty() ? scfg.host + ":" + std::to_string(scfg.port) : f.advertise;
+  if (!remit::codec::parse_server(nc.election.address, why)) {
+    log_line("--advertise: " + why);
+    return 2;
+  }
+  nc.election.etcd.endpoints = remit::cluster::etcd::split_endpoints(f.etcd);
+  if (nc.election.etcd.endpoints.empty()) {
+    log_line("--etcd: no URL");
+    return 2;
+  }
+  nc.election.lease_ttl = seconds(static_cast<long>(f.lease_ttl));
+  nc.engine = ecfg;
+  nc.peer_key_id = f.peer_key_id;
+  nc.peer_secret = peer->secret;
+  nc.replication_timeout = milliseconds(static_cast<long>(f.replication_timeout * 1000));
+  nc.sync_standbys = f.sync_standbys;
+  nc.allow_async = f.allow_async;
+  nc.log = log_line;
+  if (scfg.inflight_events_max == 0) scfg.inflight_events_max = ecfg.inflight_events_max;
+
+  std::optional<remit::cluster::node> node;
+  std::optional<remit::gateway::server> server;
+  std::optional<remit::gateway::metrics_endpoint> metrics;
+  try {
+    node.emplace(nc);
+    server.emplace(*node, scfg);
+    server->set_logger(log_line);
+    if (f.metrics) metrics.emplace(*server, f.metrics->host, f.metrics->port);
+  } catch (const std::exception& e) {
+    log_line(e.what());
+    return e.what() == std::string_view("a cluster node needs durability on") ? 2 : 1;
+  }
+  log_line("cluster '" + f.cluster + "', node '" + f.node + "', advertising " +
+           nc.election.address + ", listening on " + scfg.host + ":" +
+           std::to_string(server->port()));
+  if (!node->start(*server, why)) {
+    log_line("cannot open the data directory: " + why);
+    return 1;
+  }
+  if (!f.port_file.empty()) std::ofstream(f.port_file) << server->port() << "\n";
+  // The signals end waiting through a thread of their own.
+  std::thread signals([&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    if (sig == SIGUSR1) return;  // the main thread ends this thread
+    log_line(std::string("stopping on ") + (sig == SIGINT ? "SIGINT" : "SIGTERM"));
+    node->request_stop();
+  });
+  const auto result = node->wait();
+  pthread_kill(signals.native_handle(), SIGUSR1);
+  signals.join();
+  if (metrics) metrics->stop();
+  node->shutdown(*server, result == remit::cluster::node::outcome::stopped);
+  server.reset();
+  node.reset();
+  switch (result) {
+    case remit::cluster::node::outcome::stopped:
+      log_line("stopped");
+      return 0;
+    case remit::cluster::node::outcome::failed:
+      return 1;
+    case remit::cluster::node::outcome::restart:
+      break;
+  }
+  log_line("restarting to follow the new primary");
+  std::fflush(stderr);
+  pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
+  ::execv("/proc/self/exe", argv);
+  log_line(std::string("execv failed: ") + std::strerror(errno));
+  return 1;
 }
 
 }  // namespace
@@ -121,6 +245,29 @@ int main(int argc, char** argv) try {
   app.add_flag("--mac-required", scfg.mac_required, "refuse sessions without a per-frame MAC");
   app.add_option("--port-file", port_file,
                  "write the bound protocol port to this file once listening");
+  std::string etcd_urls, cluster_name, node_name, advertise, peer_key_id;
+  double lease_ttl = 2, replication_timeout = 5;
+  std::uint32_t sync_standbys = 1;
+  bool allow_async = false;
+  auto* cl = app.add_option_group("cluster", "replication and failover (docs/CLUSTER.md)");
+  cl->add_option("--etcd", etcd_urls, "etcd client URLs, comma-separated: run as a cluster node");
+  cl->add_option("--cluster", cluster_name, "the cluster's name (its etcd key prefix)");
+  cl->add_option("--node", node_name, "this node's unique name");
+  cl->add_option("--advertise", advertise, "HOST:PORT clients and nodes reach (default --listen)");
+  cl->add_option("--peer-key-id", peer_key_id,
+                 "the key (permission 8, in the keys file) this node uses with other nodes");
+  cl->add_option("--lease-ttl", lease_ttl, "leader lease TTL, whole seconds")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 60));
+  cl->add_option("--replication-timeout", replication_timeout,
+                 "how long a write waits for its synchronous standbys, seconds")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 600.0));
+  cl->add_option("--sync-standbys", sync_standbys, "standbys every write waits for")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 15));
+  cl->add_flag("--allow-async", allow_async,
+               "with no healthy standby, record an empty synchronous set and go on alone");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -154,6 +301,7 @@ int main(int argc, char** argv) try {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGUSR1);  // a cluster node's own wake-up of its signal thread
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -183,6 +331,17 @@ int main(int argc, char** argv) try {
 
   ecfg.data_dir = data_dir;
   ecfg.durability = durability == "on";
+  if (!etcd_urls.empty())
+    return run_cluster_node(
+        argv, ecfg, scfg,
+        cluster_flags{etcd_urls, cluster_name, node_name, advertise, peer_key_id, lease_ttl,
+                      replication_timeout, sync_standbys, allow_async, port_file,
+                      metrics_on ? &*metrics_at : nullptr},
+        stop_signals);
+  if (!cluster_name.empty() || !node_name.empty() || !peer_key_id.empty()) {
+    log_line("--cluster, --node and --peer-key-id need --etcd");
+    return 2;
+  }
   log_line("starting: data dir " + data_dir + ", durability " + durability + ", " +
            std::to_string(ecfg.threads) + " engine threads, " + std::to_string(ecfg.shards) +
            " shards, " + std::to_string(scfg.keys.size()) + " keys");
