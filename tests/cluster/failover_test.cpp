@@ -233,7 +233,8 @@ TEST_F(failover, stop_primary_past_its_lease) {
 }
 
 // SIGKILL of the synchronous standby under load: the primary moves the synchronous set to
-// the other standby and writes go on.
+// the other standby and writes go on. (Its connection closes at once, so the primary knows
+// without waiting for the replication timeout: standby_stopped covers that path.)
 TEST_F(failover, standby_killed) {
   cluster_options o;
   ASSERT_NO_FATAL_FAILURE(start(o));
@@ -270,6 +271,46 @@ TEST_F(failover, standby_killed) {
   EXPECT_EQ(c().find_primary().value_or(-1), p->index) << "the primary changed";
   c().start(sync);
   EXPECT_TRUE(c().wait_for_role(sync, role_standby, 30s));
+  EXPECT_TRUE(d().wait_for_acks_after(cluster_clock::now(), 10, 20s)) << d().summary();
+  expect_clean_check();
+}
+
+// SIGSTOP of the synchronous standby under load: its connection stays open and answers
+// nothing, so only the replication timeout tells the primary; then the synchronous set moves
+// to the other standby and writes go on. After SIGCONT the node follows again.
+TEST_F(failover, standby_stopped) {
+  cluster_options o;
+  ASSERT_NO_FATAL_FAILURE(start(o));
+  const auto p = c().wait_for_primary(15s);
+  ASSERT_TRUE(p);
+  const int sync = wait_for_sync_standby(p->index, 30s);
+  ASSERT_GE(sync, 0) << "sync key: " << c().etcd_value("sync").value_or("<none>");
+  const int other = 3 - p->index - sync;
+  ASSERT_TRUE(d().wait_for_acks_after(cluster_clock::now(), 3, 15s));
+  const auto t_stop = cluster_clock::now();
+  c().stop(sync);
+  const auto bound = milliseconds(o.replication_timeout_s * 1000 + 4000);
+  ASSERT_TRUE(d().wait_for_acks_after(t_stop, 10, bound))
+      << "writes stopped for more than " << bound.count() << " ms after the synchronous standby"
+      << " was stopped; sync key: " << c().etcd_value("sync").value_or("<none>") << "; "
+      << d().summary();
+  std::vector<cluster_clock::time_point> after;
+  for (const auto& a : d().acks())
+    if (a.at > t_stop) after.push_back(a.at);
+  std::sort(after.begin(), after.end());
+  std::printf("synchronous standby node%d stopped: the 10th acknowledgement after %lld ms\n", sync,
+              ms_between(t_stop, after.at(9)));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        const auto s = c().sync_set();
+        return s && std::find(s->begin(), s->end(), other) != s->end();
+      },
+      10s))
+      << "the synchronous set does not name node" << other << ": "
+      << c().etcd_value("sync").value_or("<none>");
+  c().cont(sync);
+  EXPECT_TRUE(c().wait_for_role(sync, role_standby, 30s));
+  EXPECT_EQ(c().find_primary().value_or(-1), p->index) << "the primary changed";
   EXPECT_TRUE(d().wait_for_acks_after(cluster_clock::now(), 10, 20s)) << d().summary();
   expect_clean_check();
 }
