@@ -18,6 +18,7 @@
 // Exit status: 0 after a clean stop, 1 when it cannot start (bad data dir, damaged journal,
 // address in use), 2 for bad flags.
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -130,6 +131,9 @@ int run_cluster_node(char** argv, remit::engine_config ecfg, remit::gateway::ser
   }
   nc.election.lease_ttl = seconds(static_cast<long>(f.lease_ttl));
   nc.engine = ecfg;
+  // A node restarts often (a deposed primary restarts to follow); the journal's own rolls
+  // take the snapshots, so a stop does not replay the journal to write one.
+  nc.engine.snapshot_at_shutdown = false;
   nc.peer_key_id = f.peer_key_id;
   nc.peer_secret = peer->secret;
   nc.replication_timeout = milliseconds(static_cast<long>(f.replication_timeout * 1000));
@@ -170,6 +174,7 @@ int run_cluster_node(char** argv, remit::engine_config ecfg, remit::gateway::ser
   pthread_kill(signals.native_handle(), SIGUSR1);
   signals.join();
   if (metrics) metrics->stop();
+  metrics.reset();
   node->shutdown(*server, result == remit::cluster::node::outcome::stopped);
   server.reset();
   node.reset();
@@ -184,6 +189,9 @@ int run_cluster_node(char** argv, remit::engine_config ecfg, remit::gateway::ser
   }
   log_line("restarting to follow the new primary");
   std::fflush(stderr);
+  // Nothing this process opened may outlive it into the next one (listening sockets above
+  // all: the new process binds the same ports).
+  ::close_range(3, ~0u, CLOSE_RANGE_CLOEXEC);
   pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
   ::execv("/proc/self/exe", argv);
   log_line(std::string("execv failed: ") + std::strerror(errno));

@@ -45,6 +45,8 @@ std::vector<term_start> history_of(const actors::journal_follower& f) {
 node::node(node_config cfg) : cfg_(std::move(cfg)) {
   if (!cfg_.engine.durability) throw std::invalid_argument("a cluster node needs durability on");
   if (cfg_.sync_standbys == 0) throw std::invalid_argument("sync_standbys must be at least 1");
+  if (cfg_.standby_stall.count() == 0)
+    cfg_.standby_stall = std::max<std::chrono::milliseconds>(1000ms, cfg_.replication_timeout / 2);
   role_ = std::make_unique<node_role>(cfg_.election, [this](const role_state& s) { on_role(s); });
 }
 
@@ -178,7 +180,9 @@ void node::control_loop() {
         (void)role_->resign();
         return finish(outcome::failed);
       }
-      if (s.role == role::standby && s.leader != cfg_.election.node) {
+      // Deposed: another node holds the leader key, or took it in a newer term. (A leader
+      // key that is merely free may come back to this node in its own term.)
+      if ((!s.leader.empty() && s.leader != cfg_.election.node) || s.term > term_now()) {
         say(fmt::format("deposed: '{}' is primary in term {}; restarting to follow it", s.leader,
                         s.term));
         return finish(outcome::restart);

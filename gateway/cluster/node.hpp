@@ -69,8 +69,9 @@ struct node_config {
   std::size_t link_queue_max = 64u << 20;
   std::chrono::milliseconds heartbeat_interval{500};
   // A member of the synchronous set that has not acknowledged what it was sent for this long
-  // (or whose link closed) is replaced by a healthy standby when there is one.
-  std::chrono::milliseconds standby_stall{1000};
+  // (or whose link closed) is replaced by a healthy standby when there is one. 0: half the
+  // replication timeout, at least 1 s.
+  std::chrono::milliseconds standby_stall{0};
   std::function<void(std::string_view)> log;
 };
 
