@@ -489,6 +489,14 @@ read_result vanished(const std::string& dir, const std::string& path, std::uint6
   return read_result::failed;
 }
 
+// Why a journal file cannot be read on: the damaged record's place and what is wrong.
+std::string damaged_at(const std::string& path, std::uint64_t offset, std::string_view reason) {
+  std::string why = path;
+  why.append(": damaged record at offset ").append(std::to_string(offset));
+  why.append(" (").append(reason).append(")");
+  return why;
+}
+
 // Reads one journal file from its start, in chunks, and visits the runs of its records from
 // `from_lsn` to `to_lsn`. `next_lsn` is the LSN its first record must have; on return it is
 // the LSN after the last record read. `done` is set once to_lsn was visited.
@@ -525,8 +533,7 @@ read_result read_one_file(const std::string& dir, const std::string& name, std::
       std::memcpy(&length, buf.data() + begin + offsetof(journal::record_header, length),
                   sizeof length);
       if (length > journal::record_payload_max) {
-        why = path + ": damaged record at offset " + std::to_string(buf_at + begin) +
-              " (length over the maximum)";
+        why = damaged_at(path, buf_at + begin, "length over the maximum");
         return read_result::failed;
       }
       need += length;
@@ -561,8 +568,7 @@ read_result read_one_file(const std::string& dir, const std::string& name, std::
     journal::record_view v{};
     std::string bad;
     if (!journal::parse_record(std::span<const std::byte>(buf.data(), end), begin, v, &bad)) {
-      why =
-          path + ": damaged record at offset " + std::to_string(buf_at + begin) + " (" + bad + ")";
+      why = damaged_at(path, buf_at + begin, bad);
       return read_result::failed;
     }
     const std::uint64_t lsn = v.header.lsn;
