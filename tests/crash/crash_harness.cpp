@@ -7,8 +7,12 @@
 //               [--journal-kib N] [--snapshot-records N] [--term-per-mille N]
 //               [--tear-per-mille N] [--shards N] [--threads N] [--child-seconds N]
 //               [--power-loss] [--die-per-mille N] [--unsafe-answer-before-fdatasync]
+//   remit_crash --standby [--power-loss] [--kills K] [--seed S] [--data-dir D] [--keep]
+//               [--standby-records N] [--journal-kib N] [--accounts N] [--die-per-mille N]
+//               [--unsafe-hide-follower-syncs]
 //   remit_crash --verify-only --data-dir D
 //   remit_crash --child --data-dir D --seed S --run R --fd N     (started by the parent)
+//   remit_crash --standby-child --data-dir D --source-dir S --source-last L --fd N
 //
 // ctest runs `remit_crash --kills 20` (crash.kills_20; and crash.kills_20_one_shard with
 // --shards 1), `remit_crash --power-loss --kills 50` (crash.power_loss_50, with 300
@@ -17,8 +21,14 @@
 // (crash.power_loss_catches_early_answers). Long modes, for soak runs:
 //   remit_crash --kills 200
 //   remit_crash --power-loss --kills 500
+//   remit_crash --standby --power-loss --kills 300 --standby-records 20000
 // (or more; --seed varies the load and the kill times, and is printed so that a failing run
 // can be repeated as far as timing allows; --keep keeps the data directory).
+// --standby crashes a standby's copy of the journal instead (actors/follower.hpp) while it
+// catches up from a primary's journal, and checks it against that journal: see "Standby
+// mode" below. ctest runs `remit_crash --standby --power-loss --kills 30`
+// (crash.standby_power_loss_30), and the same with the follower's fdatasyncs hidden from the
+// power-loss model, which must FAIL (crash.standby_power_loss_catches_unsynced_groups).
 //
 // How it works. The parent forks and execs itself as a child with a pipe. The child opens
 // remit::engine with durability on in the data directory (small journal files and frequent
@@ -122,6 +132,7 @@
 #include <vector>
 
 #include "actors/engine.hpp"
+#include "actors/follower.hpp"
 #include "actors/storage.hpp"
 #include "engine/crc32c.hpp"
 #include "engine/id_map.hpp"
@@ -153,6 +164,9 @@ enum class tag : std::uint16_t {
                       // timestamp = status_flags, debit = daily_debit_max, credit =
                       // overdraft_max, amount = transfer_amount_max
   storage_step = 7,   // --power-loss: one durability_step (see step_record)
+  standby_ack = 8,    // --standby: a group appended, synced and applied: timestamp = the
+                      // follower's durable LSN (what a standby's Ack carries), id = the
+                      // run's first LSN, aux = its group's first LSN
 };
 
 namespace bit {
@@ -343,6 +357,22 @@ struct options {
   // name change and the fsync of the directory that makes it durable.
   std::uint32_t die_per_mille = 400;
   std::uint64_t die_after_change = 0;  // the child's: 0 never
+  std::uint64_t die_in_sync = 0;       // the standby child's: 0 never (power_loss_reporter)
+  // --standby: a standby's copy of a primary's journal, crashed and caught up (see
+  // standby_main). standby_records is the source journal's size in records (LSNs).
+  bool standby = false;
+  std::uint64_t standby_records = 3000;
+  // UNSAFE, for showing that --standby --power-loss has teeth: the standby child does not
+  // tell the power-loss model about the follower's fdatasyncs, which the model then takes
+  // for skipped (a power cut may lose everything the follower wrote since it started).
+  bool unsafe_hide_follower_syncs = false;
+  // The children of --standby: the source's engine (keep_removed: where to link each journal
+  // file its snapshots remove) and the standby (standby_child, reading source_dir up to
+  // source_last).
+  std::string keep_removed;
+  bool standby_child = false;
+  std::string source_dir;
+  std::uint64_t source_last = 0;
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -354,6 +384,10 @@ struct options {
                "                   [--term-per-mille N] [--tear-per-mille N] [--shards N]\n"
                "                   [--threads N] [--power-loss]\n"
                "                   [--unsafe-answer-before-fdatasync]\n"
+               "       remit_crash --standby [--power-loss] [--kills K] [--seed S]\n"
+               "                   [--data-dir D] [--keep] [--standby-records N]\n"
+               "                   [--journal-kib N] [--accounts N] [--die-per-mille N]\n"
+               "                   [--unsafe-hide-follower-syncs]\n"
                "       remit_crash --verify-only --data-dir D\n",
                why);
   std::exit(2);
@@ -387,6 +421,20 @@ options parse(int argc, char** argv) {
       o.power_loss = true;
     } else if (a == "--unsafe-answer-before-fdatasync") {
       o.unsafe_answer_before_fdatasync = true;
+    } else if (a == "--standby") {
+      o.standby = true;
+    } else if (a == "--standby-records") {
+      o.standby_records = number();
+    } else if (a == "--unsafe-hide-follower-syncs") {
+      o.unsafe_hide_follower_syncs = true;
+    } else if (a == "--standby-child") {
+      o.standby_child = true;
+    } else if (a == "--keep-removed-journals") {
+      o.keep_removed = value();
+    } else if (a == "--source-dir") {
+      o.source_dir = value();
+    } else if (a == "--source-last") {
+      o.source_last = number();
     } else if (a == "--data-dir") {
       o.data_dir = value();
     } else if (a == "--seed") {
@@ -404,6 +452,8 @@ options parse(int argc, char** argv) {
       o.snapshot_records = number();
     } else if (a == "--die-after-change") {
       o.die_after_change = number();
+    } else if (a == "--die-in-sync") {
+      o.die_in_sync = number();
     } else {
       // The 32-bit options.
       static const std::pair<std::string_view, std::uint32_t options::*> flags[] = {
@@ -436,6 +486,10 @@ options parse(int argc, char** argv) {
   if (o.accounts < 2ull * o.ledgers || o.ledgers == 0) usage("bad --accounts or --ledgers");
   if (o.journal_kib == 0 || o.snapshot_records == 0) usage("bad journal or snapshot size");
   if (o.shards == 0 || o.shards > 256 || o.threads == 0) usage("bad --shards or --threads");
+  if (o.standby && (o.standby_records == 0 || o.unsafe_answer_before_fdatasync))
+    usage("--standby needs --standby-records > 0 and an engine that answers after fdatasync");
+  if (o.unsafe_hide_follower_syncs && !o.standby_child && !(o.standby && o.power_loss))
+    usage("--unsafe-hide-follower-syncs needs --standby --power-loss");
   return o;
 }
 
@@ -487,13 +541,26 @@ class pipe_writer {
 // acknowledged. A file about to be removed is first linked into the copies folder, so that
 // the parent can bring it back when its removal was not made durable.
 // With `die_after_change` the child kills itself right after reporting that many name changes.
+// With `die_in_sync` it kills itself at that many fdatasyncs of a file, instead of reporting
+// the last one: to the parent, the power failed while that fdatasync ran (no answer it would
+// have allowed was given). `hide_syncs` (--unsafe-hide-follower-syncs) leaves out every
+// `synced` step, as if the storage never called fdatasync.
 std::shared_ptr<storage_faults> power_loss_reporter(const std::string& dir, pipe_writer& out,
-                                                    std::uint64_t die_after_change) {
+                                                    std::uint64_t die_after_change,
+                                                    std::uint64_t die_in_sync = 0,
+                                                    bool hide_syncs = false) {
   auto faults = std::make_shared<storage_faults>();
   auto copies = std::make_shared<std::atomic<std::uint64_t>>(0);
   auto changes = std::make_shared<std::atomic<std::uint64_t>>(0);
-  faults->on_step = [&out, dir, copies, changes, die_after_change](const durability_step& s) {
+  auto syncs = std::make_shared<std::atomic<std::uint64_t>>(0);
+  faults->on_step = [&out, dir, copies, changes, syncs, die_after_change, die_in_sync,
+                     hide_syncs](const durability_step& s) {
     using k = durability_step::kind;
+    if (hide_syncs && s.what == k::synced) return;
+    if (s.what == k::synced && syncs->fetch_add(1) + 1 == die_in_sync) {
+      ::kill(::getpid(), SIGKILL);
+      for (;;) ::pause();
+    }
     const bool on_dir = s.what == k::dir_syncing || s.what == k::dir_synced;
     const file_ref from = on_dir ? file_ref{file_kind::directory, 0} : file_of(s.path);
     const file_ref to = s.what == k::renamed ? file_of(s.to) : file_ref{};
@@ -518,6 +585,23 @@ std::shared_ptr<storage_faults> power_loss_reporter(const std::string& dir, pipe
       ::kill(::getpid(), SIGKILL);
       for (;;) ::pause();
     }
+  };
+  return faults;
+}
+
+// --standby's source: the engine builds a snapshot at every roll, and the snapshot removes
+// the journal files it covers. A hard link to each journal file, made just before its
+// removal, keeps the whole journal from LSN 1 (standby_main gathers them).
+std::shared_ptr<storage_faults> removed_journal_keeper(const std::string& keep_dir) {
+  auto faults = std::make_shared<storage_faults>();
+  faults->on_step = [keep_dir](const durability_step& s) {
+    if (s.what != durability_step::kind::removing) return;
+    const file_ref f = file_of(s.path);
+    if (f.kind != file_kind::journal) return;
+    const std::string from(s.path);
+    const std::string to = keep_dir + "/" + name_of(f);
+    if (::link(from.c_str(), to.c_str()) != 0)
+      child_fail("link " + from + " to " + to + ": " + std::strerror(errno));
   };
   return faults;
 }
@@ -553,6 +637,10 @@ int child_main(const options& o) {
   cfg.expiry_interval_ms = 50;
   cfg.unsafe_answer_before_fdatasync = o.unsafe_answer_before_fdatasync;
   if (o.power_loss) cfg.faults = power_loss_reporter(o.data_dir, out, o.die_after_change);
+  if (!o.keep_removed.empty()) {
+    if (o.power_loss) child_fail("--keep-removed-journals does not go with --power-loss");
+    cfg.faults = removed_journal_keeper(o.keep_removed);
+  }
   std::unique_ptr<remit::engine> eng;
   try {
     eng = std::make_unique<remit::engine>(cfg);
@@ -724,6 +812,61 @@ int child_main(const options& o) {
   // the final snapshot).
   eng->shutdown();
   eng.reset();
+  return 0;
+}
+
+// --standby: a standby that catches up from the source journal (a primary's, read back
+// with storage::read_groups from the LSN after what the follower holds, as a primary does
+// for FOLLOW's start LSN) and reports each acknowledged LSN. It exits once it holds the whole
+// source.
+int standby_child_main(const options& o) {
+  ::signal(SIGPIPE, SIG_IGN);
+  if (o.fd < 0) child_fail("--fd is required");
+  if (o.source_dir.empty() || o.source_last == 0) child_fail("--source-dir and --source-last");
+  pipe_writer out(o.fd);
+  actors::follower_config cfg;
+  cfg.dir = o.data_dir;
+  cfg.file_size_max = o.journal_kib << 10;
+  if (o.power_loss)
+    cfg.faults = power_loss_reporter(o.data_dir, out, o.die_after_change, o.die_in_sync,
+                                     o.unsafe_hide_follower_syncs);
+  actors::journal_follower follower(cfg);
+  std::string why;
+  if (!follower.open(why)) child_fail("the follower did not open: " + why);
+  {
+    wire_record rec{};
+    rec.tag = static_cast<std::uint16_t>(tag::recovered);
+    rec.timestamp = follower.durable_lsn();
+    out.put(std::span(&rec, 1));
+    rec = wire_record{};
+    rec.tag = static_cast<std::uint16_t>(tag::load_started);
+    out.put(std::span(&rec, 1));
+  }
+  const std::uint64_t from = follower.durable_lsn() + 1;
+  if (from > o.source_last) return 0;
+  const storage::read_result r = storage::read_groups(
+      o.source_dir, from, o.source_last,
+      [&](std::span<const std::byte> records, std::uint64_t first, std::uint64_t last,
+          std::uint64_t group_lsn) {
+        std::string append_why;
+        const auto res = follower.append_group(records, first, last, append_why);
+        if (res != actors::journal_follower::outcome::ok)
+          child_fail("append_group of LSNs " + std::to_string(first) + ".." + std::to_string(last) +
+                     " (group " + std::to_string(group_lsn) + ") failed: " + append_why);
+        // Acknowledged: written, synced and applied.
+        wire_record rec{};
+        rec.tag = static_cast<std::uint16_t>(tag::standby_ack);
+        rec.timestamp = follower.durable_lsn();
+        rec.id = first;
+        rec.aux = group_lsn;
+        out.put(std::span(&rec, 1));
+      },
+      why);
+  if (r != storage::read_result::ok) child_fail("reading the source journal: " + why);
+  if (follower.durable_lsn() != o.source_last)
+    child_fail("caught up to LSN " + std::to_string(follower.durable_lsn()) + ", not " +
+               std::to_string(o.source_last));
+  follower.close();
   return 0;
 }
 
@@ -1734,6 +1877,10 @@ child_outcome run_child(const options& o, const std::string& exe, std::uint64_t 
     args.push_back(std::to_string(die_after));
   }
   if (o.unsafe_answer_before_fdatasync) args.emplace_back("--unsafe-answer-before-fdatasync");
+  if (!o.keep_removed.empty()) {
+    args.emplace_back("--keep-removed-journals");
+    args.push_back(o.keep_removed);
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -1918,6 +2065,746 @@ void print_errors(const verify_result& v) {
   for (const auto& e : v.errors) std::fprintf(stderr, "  VIOLATION: %s\n", e.c_str());
 }
 
+// =======================================================================================
+// Standby mode (--standby)
+//
+// The same crashes for a standby's copy of the journal (actors/follower.hpp,
+// docs/CLUSTER.md "Journal shipping"). First a source journal: the durable engine runs as
+// the children above do (the same load and checks, SIGKILL only) in <dir>/primary, with
+// small journal files, until it holds --standby-records records; every journal file its
+// snapshots remove is kept (removed_journal_keeper), so that <dir>/source gathers the whole
+// journal from LSN 1, which must replay to the state the primary's own recovery finds. The
+// parent reads it back with storage::read_groups.
+//
+// Then each child is a standby on <dir>/standby: it opens a journal_follower (with the
+// power-loss reporter as its faults in --power-loss mode, small files so that it rolls),
+// reads the source with read_groups from its durable LSN + 1 (the first run starts there,
+// in the middle of a group if need be, as a primary starts at FOLLOW's start LSN), appends
+// each run, and after each append_group that returns ok writes the follower's durable LSN to
+// the pipe: what is in the pipe was acknowledged, as a standby's Ack is. The parent stops it
+// with SIGKILL at a seeded random point: 20% of the stops at a random time from its start
+// (in recovery or before it took a group), the rest 0 to 3 ms after it acknowledged a random
+// number of LSNs (up to twice the remaining source's share per stop), so that the kill lands
+// anywhere in the next group's handling. With --power-loss, of those, the child kills
+// itself right after its 1st to 6th name change in 40% (--die-per-mille; it then gets four
+// times as far), so that cuts land between the creation of a journal file and the fsync of
+// the directory, and in its Nth fdatasync in half of the rest (N up to twice the remaining
+// groups' share): it dies before it reports that fdatasync, so to the model the power failed
+// while it ran. The directory is then rewritten as a power cut could leave it
+// (power_loss_model); without --power-loss the page cache survives the kill, as in the
+// SIGKILL mode above (no torn tails are injected: the journal must stay the source's). Then
+// the parent checks, in-process:
+//   1. a journal_follower opens the directory without error (recovery cuts only a torn tail,
+//      and no byte that an fdatasync had made durable);
+//   2. its durable_lsn() is at least every LSN acknowledged so far (in every run), and at
+//      least what the previous check found;
+//   3. its state equals the source's at that LSN: the write_snapshot bytes of the follower's
+//      state and of a reference ledger replayed from the source up to the same LSN;
+//   4. its journal, read back with read_groups, is byte for byte the source's records up to
+//      that LSN (group LSNs included);
+//   5. a second recovery of the directory finds no torn tail, the same LSN and the same
+//      state; the child's own follower recovered the LSN the parent found before it.
+// The next child catches up from there. After the last stop one more child runs until it
+// holds the whole source and exits (checked the same way, power cut included): the standby
+// then holds every record of the source. The source is kept in the data directory and
+// reused by later invocations on it (file standby-source-lsn).
+
+struct source_journal {
+  std::string dir;
+  std::uint64_t last_lsn = 0;
+  std::vector<std::byte> bytes;          // records 1..last_lsn, byte for byte
+  std::vector<std::uint64_t> end;        // end[l]: the offset in `bytes` after record l; end[0] = 0
+  std::vector<std::uint64_t> run_first;  // the first LSN of each run of read_groups
+  std::uint64_t runs = 0, groups = 0, files = 0;
+};
+
+// The state as sorted entries (what write_snapshot holds, in an order of its own), to
+// compare two ledgers that reached one LSN along different paths: the primary's newest
+// snapshot and the records after it, or the whole journal. Their write_snapshot bytes may
+// list the transfers and failures in different orders.
+std::vector<std::byte> canonical_state(const reference_ledger& l) {
+  std::vector<std::byte> out;
+  const auto put = [&out](const auto& v) {
+    const std::size_t at = out.size();
+    out.resize(at + sizeof v);
+    std::memcpy(out.data() + at, &v, sizeof v);
+  };
+  const auto sorted = [&out](std::vector<std::vector<std::byte>>& entries) {
+    std::sort(entries.begin(), entries.end());
+    for (const auto& e : entries) out.insert(out.end(), e.begin(), e.end());
+  };
+  put(l.last_timestamp());
+  put(l.account_count());
+  put(l.transfer_count());
+  for (const term_start& t : l.term_history()) {
+    put(t.term);
+    put(t.first_lsn);
+  }
+  std::vector<std::vector<std::byte>> entries;
+  std::vector<std::byte>* e = nullptr;
+  const auto put_e = [&e](const auto& v) {
+    const std::size_t at = e->size();
+    e->resize(at + sizeof v);
+    std::memcpy(e->data() + at, &v, sizeof v);
+  };
+  l.for_each_account([&](const account_state& s) {
+    e = &entries.emplace_back();
+    put_e(s.a);
+    put_e(s.controls.overdraft_max);
+    put_e(s.controls.transfer_amount_max);
+    put_e(s.controls.daily_debit_max);
+    put_e(s.controls.status_flags);
+    put_e(s.daily_debited);
+    put_e(s.daily_day);
+  });
+  sorted(entries);
+  entries.clear();
+  l.for_each_transfer(
+      [&](const transfer& t, const sent_fields& sent, std::uint64_t expires, pending_state st) {
+        e = &entries.emplace_back();
+        put_e(t);
+        put_e(sent.amount);
+        put_e(sent.zero_mask);
+        put_e(expires);
+        put_e(static_cast<std::uint8_t>(st));
+      });
+  sorted(entries);
+  entries.clear();
+  l.for_each_failure([&](u128 id, ctr code) {
+    e = &entries.emplace_back();
+    put_e(id);
+    put_e(static_cast<std::uint32_t>(code));
+  });
+  sorted(entries);
+  return out;
+}
+
+bool build_source(const options& o, const std::string& exe, source_journal& src, std::string& why) {
+  const std::string primary = o.data_dir + "/primary";
+  const std::string kept = o.data_dir + "/primary-removed";
+  const std::string marker = o.data_dir + "/standby-source-lsn";
+  src.dir = o.data_dir + "/source";
+  std::uint64_t last = 0;
+  if (FILE* f = std::fopen(marker.c_str(), "r")) {
+    unsigned long long n = 0;
+    if (std::fscanf(f, "%llu", &n) == 1) last = n;
+    std::fclose(f);
+  }
+  std::error_code ec;
+  if (last == 0) {
+    // A new source, and a standby that holds nothing.
+    for (const std::string& d : {primary, kept, src.dir, o.data_dir + "/standby"})
+      std::filesystem::remove_all(d, ec);
+    for (const std::string& d : {primary, kept, src.dir}) {
+      std::filesystem::create_directories(d, ec);
+      if (ec) {
+        why = "create " + d + ": " + ec.message();
+        return false;
+      }
+    }
+    options p = o;
+    p.data_dir = primary;
+    p.keep_removed = kept;
+    p.power_loss = false;
+    p.term_per_mille = 0;  // a clean shutdown's snapshot would only remove files too
+    p.min_run_ms = 500;
+    p.max_run_ms = 1500;
+    workload::xoshiro256 rng(mix_seed(o.seed, 79));
+    ack_set acks;
+    previous_state prev;
+    verify_result v;
+    for (std::uint64_t run = 0; v.last_lsn < o.standby_records; ++run) {
+      if (run == 200) {
+        why = "the primary holds only " + std::to_string(v.last_lsn) + " records after " +
+              std::to_string(run) + " runs";
+        return false;
+      }
+      const child_outcome c = run_child(p, exe, run, rng, acks);
+      if (c.abnormal) {
+        why = "source run " + std::to_string(run) + ": " + c.abnormal_why;
+        return false;
+      }
+      v = verify_dir(primary, &acks, &prev, "source run " + std::to_string(run));
+      std::printf(
+          "source run %llu: SIGKILL after %.0f ms; %zu transfer results acknowledged in all; "
+          "LSN %llu (snapshot %llu, %llu files) %s\n",
+          static_cast<unsigned long long>(run), c.ran_ms, acks.transfers.size(),
+          static_cast<unsigned long long>(v.last_lsn),
+          static_cast<unsigned long long>(v.snapshot_lsn), static_cast<unsigned long long>(v.files),
+          v.ok ? "ok" : "VIOLATION");
+      std::fflush(stdout);
+      if (!v.ok) {
+        print_errors(v);
+        why = "the primary's directory breaks the rules above (source run " + std::to_string(run) +
+              ")";
+        return false;
+      }
+    }
+    // Gather every journal file: those the snapshots removed, then those still there.
+    std::map<std::uint64_t, std::string> files;  // first LSN -> path
+    for (const std::string& d : {kept, primary}) {
+      storage::listing l;
+      if (!storage::list_dir(d, l, why)) return false;
+      for (const auto& [lsn, name] : l.journals) files[lsn] = d + "/" + name;
+    }
+    for (const auto& [lsn, path] : files) {
+      const std::string to = src.dir + "/" + journal::journal_file_name(lsn);
+      std::filesystem::copy_file(path, to, ec);
+      if (ec) {
+        why = "copy " + path + " to " + to + ": " + ec.message();
+        return false;
+      }
+    }
+    // The whole journal replays to what the primary's own recovery finds (its newest
+    // snapshot and the files after it).
+    reference_ledger whole, own;
+    storage::recovery_report rw, ro;
+    if (!storage::recover(src.dir, whole, rw, why)) {
+      why = "the gathered journal does not recover: " + why;
+      return false;
+    }
+    if (!storage::recover(primary, own, ro, why)) return false;
+    if (rw.snapshot_lsn != 0 || rw.torn_bytes != 0 || rw.last_lsn != ro.last_lsn ||
+        canonical_state(whole) != canonical_state(own)) {
+      why = "the gathered journal (LSN " + std::to_string(rw.last_lsn) + ", torn " +
+            std::to_string(rw.torn_bytes) + " B) does not replay to the primary's state (LSN " +
+            std::to_string(ro.last_lsn) + ", snapshot " + std::to_string(ro.snapshot_lsn) + ")";
+      return false;
+    }
+    last = rw.last_lsn;
+    if (FILE* f = std::fopen(marker.c_str(), "w")) {
+      std::fprintf(f, "%llu\n", static_cast<unsigned long long>(last));
+      std::fclose(f);
+    }
+  }
+  src.last_lsn = last;
+  src.end.assign(1, 0);
+  const storage::read_result r = storage::read_groups(
+      src.dir, 1, last,
+      [&](std::span<const std::byte> records, std::uint64_t first, std::uint64_t last_lsn,
+          std::uint64_t group_lsn) {
+        ++src.runs;
+        src.run_first.push_back(first);
+        if (first == group_lsn) ++src.groups;
+        const std::uint64_t base = src.bytes.size();
+        src.bytes.insert(src.bytes.end(), records.begin(), records.end());
+        for (std::size_t off = 0; off < records.size();) {
+          journal::record_header h;
+          std::memcpy(&h, records.data() + off, sizeof h);
+          off += journal::header_size + h.length;
+          src.end.push_back(base + off);
+        }
+        (void)last_lsn;
+      },
+      why);
+  if (r != storage::read_result::ok) {
+    why = "reading the source back: " + why;
+    return false;
+  }
+  if (src.end.size() != last + 1) {
+    why = "the source read back holds " + std::to_string(src.end.size() - 1) + " records, not " +
+          std::to_string(last);
+    return false;
+  }
+  storage::listing l;
+  if (!storage::list_dir(src.dir, l, why)) return false;
+  src.files = l.journals.size();
+  return true;
+}
+
+// The source's state at an LSN, replayed forward as the standby's checks need it.
+struct source_state {
+  reference_ledger ledger;
+  std::uint64_t lsn = 0;
+
+  void advance(const source_journal& src, std::uint64_t to) {
+    if (to < lsn) {
+      ledger = reference_ledger{};
+      lsn = 0;
+    }
+    if (to == lsn) return;
+    const std::span<const std::byte> records(src.bytes.data() + src.end[lsn],
+                                             src.end[to] - src.end[lsn]);
+    journal::scan(records, lsn + 1, [&](const journal::record_view& v) { ledger.replay(v); });
+    lsn = to;
+  }
+};
+
+struct standby_check {
+  bool ok = true;
+  std::vector<std::string> errors;
+  std::uint64_t durable = 0;
+  std::uint64_t files = 0;
+  double open_ms = 0;
+
+  void fail(std::string s) {
+    ok = false;
+    if (errors.size() < 50) errors.push_back(std::move(s));
+  }
+};
+
+std::size_t first_difference(std::span<const std::byte> a, std::span<const std::byte> b) {
+  std::size_t at = 0;
+  while (at < std::min(a.size(), b.size()) && a[at] == b[at]) ++at;
+  return at;
+}
+
+standby_check verify_standby(const options& o, const std::string& dir, const source_journal& src,
+                             source_state& ref, std::uint64_t acked_max, std::uint64_t held_before,
+                             const std::string& when) {
+  set_abort_context("remit_crash: FAIL: recovering the standby " + dir + " (" + when +
+                    ") hit the assertion above; the directory is kept for inspection\n");
+  standby_check v;
+  std::string why;
+  std::vector<std::byte> got;
+  {
+    actors::follower_config cfg;
+    cfg.dir = dir;
+    cfg.file_size_max = o.journal_kib << 10;
+    actors::journal_follower follower(cfg);
+    const auto t0 = clock_type::now();
+    if (!follower.open(why)) {
+      v.fail("recovery failed: the standby's journal_follower does not open: " + why);
+      return v;
+    }
+    v.open_ms = ms_since(t0);
+    v.durable = follower.durable_lsn();
+    follower.state().write_snapshot(got, v.durable);
+  }
+  const std::uint64_t d = v.durable;
+  if (d < acked_max)
+    v.fail("acknowledged LSN " + std::to_string(acked_max) +
+           " is lost: the standby recovered up to LSN " + std::to_string(d));
+  if (d < held_before)
+    v.fail("the standby held LSN " + std::to_string(held_before) +
+           " at the previous check, now only " + std::to_string(d));
+  if (d > src.last_lsn) {
+    v.fail("the standby holds LSN " + std::to_string(d) + ", past the source's last, " +
+           std::to_string(src.last_lsn));
+    return v;
+  }
+  // (3) The state is the source's at the same LSN.
+  ref.advance(src, d);
+  std::vector<std::byte> want;
+  ref.ledger.write_snapshot(want, d);
+  if (got != want)
+    v.fail("the standby's state at LSN " + std::to_string(d) +
+           " differs from the source's: snapshots of " + std::to_string(got.size()) + " and " +
+           std::to_string(want.size()) + " bytes, first difference at byte " +
+           std::to_string(first_difference(got, want)));
+  // (4) The journal is the source's prefix, byte for byte.
+  std::vector<std::byte> journal_bytes;
+  const storage::read_result r = storage::read_groups(
+      dir, 1, d,
+      [&](std::span<const std::byte> records, std::uint64_t, std::uint64_t, std::uint64_t) {
+        journal_bytes.insert(journal_bytes.end(), records.begin(), records.end());
+      },
+      why);
+  const std::span<const std::byte> prefix(src.bytes.data(), src.end[d]);
+  if (r != storage::read_result::ok) {
+    v.fail("the standby's journal does not read back up to LSN " + std::to_string(d) + ": " + why);
+  } else if (!std::equal(journal_bytes.begin(), journal_bytes.end(), prefix.begin(),
+                         prefix.end())) {
+    const std::size_t at = first_difference(journal_bytes, prefix);
+    const std::uint64_t lsn = static_cast<std::uint64_t>(
+        std::upper_bound(src.end.begin(), src.end.end(), at) - src.end.begin());
+    v.fail("the standby's journal (" + std::to_string(journal_bytes.size()) + " bytes up to LSN " +
+           std::to_string(d) + ") differs from the source's (" + std::to_string(prefix.size()) +
+           " bytes) at byte " + std::to_string(at) + ", in the record of LSN " +
+           std::to_string(lsn));
+  }
+  // (5) A second recovery finds what the first left.
+  reference_ledger again;
+  storage::recovery_report rep;
+  if (!storage::recover(dir, again, rep, why)) {
+    v.fail("second recovery failed: " + why);
+    return v;
+  }
+  std::vector<std::byte> again_bytes;
+  again.write_snapshot(again_bytes, rep.last_lsn);
+  if (rep.torn_bytes != 0)
+    v.fail("second recovery found a torn tail again (" + std::to_string(rep.torn_bytes) +
+           " bytes in " + rep.torn_file + ") after the first cut it");
+  if (rep.last_lsn != d || again_bytes != got)
+    v.fail("second recovery ends at LSN " + std::to_string(rep.last_lsn) + " with " +
+           std::to_string(again_bytes.size()) + " bytes of state, the first at " +
+           std::to_string(d) + " with " + std::to_string(got.size()));
+  if (rep.snapshot_lsn != 0) v.fail("the standby's directory holds a snapshot: " + rep.snapshot);
+  storage::listing l;
+  if (storage::list_dir(dir, l, why)) v.files = l.journals.size();
+  return v;
+}
+
+struct standby_outcome {
+  enum class stop { sigkill, exited } how = stop::sigkill;
+  bool abnormal = false;
+  std::string abnormal_why;
+  bool from_start = false;  // stopped at a time counted from its start
+  bool caught_up = false;   // reached its catch-up (opened the follower)
+  double ran_ms = 0;
+  double startup_ms = 0;  // until it started its catch-up
+  std::optional<std::uint64_t> recovered;
+  std::uint64_t acks = 0;
+  std::uint64_t last_acked = 0;  // the last LSN it acknowledged (the LSN it held if none)
+  std::uint64_t target = 0;      // the LSN after whose acknowledgement it was to be stopped
+  std::uint64_t died_after_change = 0;
+  std::uint64_t died_in_sync = 0;  // killed itself in its Nth fdatasync
+  std::size_t partial_bytes = 0;
+  std::vector<wire_record> steps;
+};
+
+standby_outcome run_standby_child(const options& o, const std::string& exe, const std::string& dir,
+                                  const source_journal& src, std::uint64_t run, bool final_run,
+                                  std::uint64_t held, std::uint64_t stops_left,
+                                  double startup_ms_hint, workload::xoshiro256& rng) {
+  standby_outcome out;
+  out.last_acked = held;
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    std::perror("pipe2");
+    std::exit(2);
+  }
+  // Where this child stops (none for the final run): at a time from its start, after a
+  // number of LSNs acknowledged, or by itself, right after a name change or in an fdatasync.
+  out.from_start = !final_run && rng.below(1000) < 200;
+  std::uint64_t die_after = 0, die_in_sync = 0;
+  const std::uint64_t runs_left = static_cast<std::uint64_t>(
+      src.run_first.end() - std::upper_bound(src.run_first.begin(), src.run_first.end(), held));
+  stops_left = std::max<std::uint64_t>(1, stops_left);
+  if (!final_run && !out.from_start && o.power_loss) {
+    if (rng.below(1000) < o.die_per_mille) {
+      die_after = rng.between(1, 6);
+    } else if (rng.below(2) == 0) {
+      die_in_sync = rng.between(1, std::max<std::uint64_t>(1, 2 * runs_left / stops_left));
+    }
+  }
+  const std::uint64_t share = std::max<std::uint64_t>(1, (src.last_lsn - held) / stops_left);
+  // Short of the source's last LSN, so that the stop comes before the child is done. A child
+  // that is to stop itself gets four times as far (name changes come only at rolls), or as
+  // far as it goes (fdatasyncs).
+  const std::uint64_t last_target = std::max<std::uint64_t>(held, src.last_lsn - 1);
+  out.target =
+      die_in_sync != 0
+          ? last_target
+          : std::min(held + rng.between(0, 2 * share) * (die_after != 0 ? 4 : 1), last_target);
+  const std::uint64_t start_ms =
+      rng.between(1, std::max<std::uint64_t>(2, static_cast<std::uint64_t>(2 * startup_ms_hint)));
+  const std::uint64_t extra_us = rng.below(3000);
+
+  std::vector<std::string> args = {exe,
+                                   "--standby-child",
+                                   "--data-dir",
+                                   dir,
+                                   "--source-dir",
+                                   src.dir,
+                                   "--source-last",
+                                   std::to_string(src.last_lsn),
+                                   "--fd",
+                                   std::to_string(fds[1]),
+                                   "--seed",
+                                   std::to_string(o.seed),
+                                   "--run",
+                                   std::to_string(run),
+                                   "--journal-kib",
+                                   std::to_string(o.journal_kib)};
+  if (o.power_loss) args.emplace_back("--power-loss");
+  if (o.unsafe_hide_follower_syncs) args.emplace_back("--unsafe-hide-follower-syncs");
+  if (die_after != 0) {
+    args.emplace_back("--die-after-change");
+    args.push_back(std::to_string(die_after));
+  }
+  if (die_in_sync != 0) {
+    args.emplace_back("--die-in-sync");
+    args.push_back(std::to_string(die_in_sync));
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  const auto t_start = clock_type::now();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    std::perror("fork");
+    std::exit(2);
+  }
+  if (pid == 0) {
+    ::fcntl(fds[1], F_SETFD, 0);  // the write end survives exec
+    ::execv(exe.c_str(), argv.data());
+    std::perror("execv");
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  const int fd = fds[0];
+
+  std::vector<unsigned char> buf(1u << 16);
+  std::size_t used = 0;
+  bool eof = false;
+  std::optional<clock_type::time_point> t_catch_up;
+  auto t_progress = clock_type::now();
+  const auto abnormal = [&](std::string why) {
+    if (out.abnormal) return;
+    out.abnormal = true;
+    out.abnormal_why = std::move(why);
+  };
+  const auto take = [&]() {
+    const std::size_t whole = used / sizeof(wire_record);
+    for (std::size_t i = 0; i < whole; ++i) {
+      wire_record rec;
+      std::memcpy(&rec, buf.data() + i * sizeof rec, sizeof rec);
+      switch (static_cast<tag>(rec.tag)) {
+        case tag::recovered:
+          out.recovered = rec.timestamp;
+          break;
+        case tag::load_started:
+          out.caught_up = true;
+          t_catch_up = clock_type::now();
+          out.startup_ms = ms_since(t_start);
+          break;
+        case tag::standby_ack:
+          // Runs in order, each right after the last LSN acknowledged.
+          if (rec.id != out.last_acked + 1 || rec.timestamp < rec.id)
+            abnormal("acknowledgement of LSNs " + to_decimal(rec.id) + ".." +
+                     std::to_string(rec.timestamp) + " after LSN " +
+                     std::to_string(out.last_acked));
+          out.last_acked = rec.timestamp;
+          ++out.acks;
+          t_progress = clock_type::now();
+          break;
+        case tag::storage_step:
+          out.steps.push_back(rec);
+          break;
+        default:
+          abnormal("unknown record tag " + std::to_string(rec.tag) + " in the pipe");
+      }
+    }
+    const std::size_t consumed = whole * sizeof(wire_record);
+    std::memmove(buf.data(), buf.data() + consumed, used - consumed);
+    used -= consumed;
+  };
+  const auto read_some = [&](int timeout_ms) {
+    pollfd p{fd, POLLIN, 0};
+    const int n = ::poll(&p, 1, timeout_ms);
+    if (n < 0 && errno != EINTR) {
+      std::perror("poll");
+      std::exit(2);
+    }
+    if (n <= 0) return;
+    if (buf.size() < used + (1u << 16)) buf.resize(used + (1u << 16));
+    const ssize_t got = ::read(fd, buf.data() + used, buf.size() - used);
+    if (got < 0 && errno != EINTR && errno != EAGAIN) {
+      std::perror("read");
+      std::exit(2);
+    }
+    if (got == 0) eof = true;
+    if (got > 0) {
+      used += static_cast<std::size_t>(got);
+      take();
+    }
+  };
+
+  constexpr double stall_max_ms = 120'000;
+  for (;;) {
+    if (eof || out.abnormal) break;
+    if (ms_since(t_progress) > stall_max_ms) {
+      abnormal("the child acknowledged nothing for 120 s");
+      break;
+    }
+    if (!final_run && out.from_start) {
+      const double remaining = static_cast<double>(start_ms) - ms_since(t_start);
+      if (remaining <= 0) break;
+      read_some(static_cast<int>(std::max(1.0, std::min(remaining, 50.0))));
+      continue;
+    }
+    if (!final_run && t_catch_up && out.last_acked >= out.target) {
+      std::this_thread::sleep_for(std::chrono::microseconds(extra_us));
+      break;
+    }
+    read_some(50);
+  }
+  out.ran_ms = ms_since(t_start);
+  if (!eof) {
+    out.how = standby_outcome::stop::sigkill;
+    ::kill(pid, SIGKILL);
+  } else {
+    out.how = standby_outcome::stop::exited;
+  }
+  while (!eof) read_some(1000);  // drain: the write end closes when the child is gone
+  out.partial_bytes = used;
+  ::close(fd);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if ((die_after != 0 || die_in_sync != 0) && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL &&
+      out.how != standby_outcome::stop::sigkill) {
+    out.how = standby_outcome::stop::sigkill;  // it killed itself
+    out.died_after_change = die_after;
+    out.died_in_sync = die_in_sync;
+  }
+  if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL) {
+    abnormal("the child died of signal " + std::to_string(WTERMSIG(status)) + " (" +
+             strsignal(WTERMSIG(status)) + ")");
+  } else if (WIFSIGNALED(status) && out.how != standby_outcome::stop::sigkill) {
+    abnormal("the child was killed by SIGKILL that the harness did not send");
+  } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+    abnormal("the child exited with status " + std::to_string(WEXITSTATUS(status)) +
+             " (see its messages above)");
+  } else if (WIFEXITED(status) && out.last_acked != src.last_lsn) {
+    abnormal("the child exited before it held the whole source (LSN " +
+             std::to_string(out.last_acked) + " of " + std::to_string(src.last_lsn) + ")");
+  }
+  return out;
+}
+
+int standby_main(const options& o, bool made_dir) {
+  std::printf("remit_crash: standby, %u kills%s%s, seed %llu, data dir %s\n", o.kills,
+              o.power_loss ? " with power loss" : "",
+              o.unsafe_hide_follower_syncs ? " (UNSAFE: the follower's syncs are hidden)" : "",
+              static_cast<unsigned long long>(o.seed), o.data_dir.c_str());
+  std::fflush(stdout);
+  const auto fail_out = [&](const std::string& why) {
+    std::fprintf(stderr, "remit_crash: FAIL: %s\n", why.c_str());
+    std::fprintf(stderr, "remit_crash: seed %llu; data dir kept at %s\n",
+                 static_cast<unsigned long long>(o.seed), o.data_dir.c_str());
+    return 1;
+  };
+  const std::string exe = self_exe();
+  const auto t_all = clock_type::now();
+  source_journal src;
+  std::string why;
+  if (!build_source(o, exe, src, why)) return fail_out("source: " + why);
+  const double source_s = ms_since(t_all) / 1000.0;
+  std::printf(
+      "source: %llu records (LSN 1..%llu) in %llu groups, %llu runs of read_groups, %llu "
+      "journal files, %zu bytes; %.1f s\n",
+      static_cast<unsigned long long>(src.last_lsn), static_cast<unsigned long long>(src.last_lsn),
+      static_cast<unsigned long long>(src.groups), static_cast<unsigned long long>(src.runs),
+      static_cast<unsigned long long>(src.files), src.bytes.size(), source_s);
+  std::fflush(stdout);
+
+  const std::string dir = o.data_dir + "/standby";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  workload::xoshiro256 rng(mix_seed(o.seed, 80));
+  workload::xoshiro256 cut_rng(mix_seed(o.seed, 81));
+  power_loss_model model(dir);
+  source_state ref;
+  // The directory as found (empty, or left by an earlier invocation on the same source).
+  standby_check v = verify_standby(o, dir, src, ref, 0, 0, "before the first run");
+  if (!v.ok) {
+    for (const auto& e : v.errors) std::fprintf(stderr, "  VIOLATION: %s\n", e.c_str());
+    return fail_out("the standby's directory does not verify before the first run");
+  }
+  std::uint64_t held = v.durable, acked_max = 0, acks = 0, from_start = 0, self_kills = 0;
+  std::uint64_t sync_kills = 0;
+  std::uint64_t cuts = 0, cut_changes = 0, cut_undone = 0, cut_unsynced = 0, cut_lost = 0;
+  std::uint64_t cuts_torn = 0;  // power cuts with unsynced bytes (a group being written)
+  double open_ms_max = 0, startup_hint = 20;
+  for (std::uint32_t k = 1; k <= o.kills + 1; ++k) {
+    const bool final_run = k > o.kills;
+    if (o.power_loss && !model.start(why)) return fail_out("power-loss model: " + why);
+    const standby_outcome c =
+        run_standby_child(o, exe, dir, src, k, final_run, held, o.kills + 1 - k, startup_hint, rng);
+    if (c.abnormal) {
+      std::fprintf(stderr, "remit_crash: standby run %u: %s\n", k, c.abnormal_why.c_str());
+      return fail_out("standby run " + std::to_string(k) + ": " + c.abnormal_why);
+    }
+    if (c.caught_up) startup_hint = c.startup_ms;
+    if (c.recovered && *c.recovered != held)
+      return fail_out("standby run " + std::to_string(k) + ": its follower recovered up to LSN " +
+                      std::to_string(*c.recovered) + ", the parent's up to " +
+                      std::to_string(held));
+    acks += c.acks;
+    if (c.acks > 0) acked_max = std::max(acked_max, c.last_acked);
+    from_start += c.from_start ? 1 : 0;
+    self_kills += c.died_after_change != 0 ? 1 : 0;
+    sync_kills += c.died_in_sync != 0 ? 1 : 0;
+    power_loss_model::outcome cut;
+    if (o.power_loss) {
+      for (const wire_record& step : c.steps)
+        if (!model.apply(step, why))
+          return fail_out("standby run " + std::to_string(k) + ": power-loss model: " + why);
+      if (!model.cut_power(cut_rng, cut, why))
+        return fail_out("standby run " + std::to_string(k) + ": power cut: " + why);
+      ++cuts;
+      cut_changes += cut.changes;
+      cut_undone += cut.undone;
+      cut_unsynced += cut.unsynced_bytes;
+      cut_lost += cut.lost_bytes;
+      cuts_torn += cut.unsynced_bytes > 0 ? 1 : 0;
+    }
+    v = verify_standby(o, dir, src, ref, acked_max, held, "after standby run " + std::to_string(k));
+    for (const auto& [name, durable] : cut.durable_journal_bytes) {
+      std::error_code size_ec;
+      const std::uint64_t size = std::filesystem::file_size(dir + "/" + name, size_ec);
+      if (size_ec || size < durable)
+        v.fail("recovery cut " + name + " to " + (size_ec ? "nothing" : std::to_string(size)) +
+               " bytes, below the " + std::to_string(durable) +
+               " bytes that an fdatasync had made durable");
+    }
+    open_ms_max = std::max(open_ms_max, v.open_ms);
+    const std::string how =
+        c.died_after_change != 0
+            ? "SIGKILL (itself, after name change " + std::to_string(c.died_after_change) + ")"
+        : c.died_in_sync != 0
+            ? "SIGKILL (itself, in fdatasync " + std::to_string(c.died_in_sync) + ")"
+        : c.how == standby_outcome::stop::exited ? std::string("exited, caught up")
+        : c.from_start                           ? std::string("SIGKILL (timed from its start)")
+                       : "SIGKILL (after LSN " + std::to_string(c.target) + " was acknowledged)";
+    std::printf(
+        "%s %u/%u: %s after %.0f ms; held LSN %llu, acked +%llu groups up to LSN %llu (highest "
+        "acked %llu); recovered LSN %llu of %llu, %llu files, in %.1f ms%s %s\n",
+        final_run ? "final" : "kill", final_run ? o.kills + 1 : k, o.kills + 1, how.c_str(),
+        c.ran_ms, static_cast<unsigned long long>(held), static_cast<unsigned long long>(c.acks),
+        static_cast<unsigned long long>(c.last_acked), static_cast<unsigned long long>(acked_max),
+        static_cast<unsigned long long>(v.durable), static_cast<unsigned long long>(src.last_lsn),
+        static_cast<unsigned long long>(v.files), v.open_ms,
+        o.power_loss ? ("; power cut: " + std::to_string(cut.files) + " files (" +
+                        std::to_string(cut.vanished) + " vanished), " + std::to_string(cut.undone) +
+                        " of " + std::to_string(cut.changes) + " name changes undone, " +
+                        std::to_string(cut.lost_bytes) + " of " +
+                        std::to_string(cut.unsynced_bytes) + " unsynced B lost" +
+                        (cut.damaged ? ", " + std::to_string(cut.damaged) + " tails damaged"
+                                     : std::string()))
+                           .c_str()
+                     : "",
+        v.ok ? "ok" : "VIOLATION");
+    std::fflush(stdout);
+    if (!v.ok) {
+      for (const auto& e : v.errors) std::fprintf(stderr, "  VIOLATION: %s\n", e.c_str());
+      return fail_out("standby run " + std::to_string(k) +
+                      ": the recovered standby breaks the rules above");
+    }
+    held = v.durable;
+  }
+  if (held != src.last_lsn)
+    return fail_out("after its final catch-up the standby holds LSN " + std::to_string(held) +
+                    ", not the source's last, " + std::to_string(src.last_lsn));
+  if (acks == 0) return fail_out("no group was acknowledged: nothing was checked");
+  std::printf(
+      "remit_crash: PASS: standby, %u stops (%llu timed from the start, %llu self-kills after a "
+      "name change, %llu in an fdatasync) and a final catch-up, %llu acknowledgements (highest "
+      "LSN %llu) checked; %sthe standby holds the whole source, LSN %llu, %llu files; recovery "
+      "max %.1f ms; %.1f s (source %.1f s); seed %llu\n",
+      o.kills, static_cast<unsigned long long>(from_start),
+      static_cast<unsigned long long>(self_kills), static_cast<unsigned long long>(sync_kills),
+      static_cast<unsigned long long>(acks), static_cast<unsigned long long>(acked_max),
+      o.power_loss
+          ? (std::to_string(cuts) + " power cuts (" + std::to_string(cuts_torn) +
+             " during a write, " + std::to_string(cut_undone) + " of " +
+             std::to_string(cut_changes) + " name changes undone, " + std::to_string(cut_lost) +
+             " of " + std::to_string(cut_unsynced) + " unsynced B lost); ")
+                .c_str()
+          : "",
+      static_cast<unsigned long long>(held), static_cast<unsigned long long>(v.files), open_ms_max,
+      ms_since(t_all) / 1000.0, source_s, static_cast<unsigned long long>(o.seed));
+  if (made_dir && !o.keep) {
+    std::filesystem::remove_all(o.data_dir, ec);
+  } else {
+    std::printf("remit_crash: data dir kept at %s\n", o.data_dir.c_str());
+  }
+  return 0;
+}
+
 int parent_main(options o) {
   ::signal(SIGPIPE, SIG_IGN);
   ::signal(SIGABRT, on_parent_abort);
@@ -1940,6 +2827,7 @@ int parent_main(options o) {
   }
   std::error_code ec;
   std::filesystem::create_directories(o.data_dir, ec);
+  if (o.standby) return standby_main(o, made_dir);
   // Run numbers continue across invocations on the same directory, so ids never collide.
   const std::string marker = o.data_dir + "/crash-harness-runs";
   std::uint64_t run = 0;
@@ -2188,6 +3076,10 @@ int main(int argc, char** argv) {
   if (o.child) {
     if (o.data_dir.empty()) usage("--child needs --data-dir");
     return child_main(o);
+  }
+  if (o.standby_child) {
+    if (o.data_dir.empty()) usage("--standby-child needs --data-dir");
+    return standby_child_main(o);
   }
   if (o.verify_only) return verify_only_main(o);
   return parent_main(o);
