@@ -294,7 +294,9 @@ bool replay_files(const std::string& dir, const listing& l, std::uint64_t first_
     const std::string path = path_in(dir, name);
     // A file wholly before the snapshot: the next file starts at or before the snapshot.
     if (i + 1 < files.size() && files[i + 1].first <= report.snapshot_lsn + 1) continue;
-    if (report.last_lsn != 0 && first > report.last_lsn + 1) {
+    // With no snapshot the journal must start at LSN 1 (a file left empty counts as not
+    // having its records: an empty file is only ever the last one written).
+    if (first > report.last_lsn + 1) {
       why = path + ": LSNs " + std::to_string(report.last_lsn + 1) + " to " +
             std::to_string(first - 1) + " are missing";
       return false;

@@ -831,6 +831,30 @@ TEST(JournalRecovery, MissingFileRefusesToStart) {
       std::runtime_error);
 }
 
+// Regression (found by the standby's power-loss crash mode): with no snapshot, a journal
+// whose first file is missing (or empty) and whose next file starts past LSN 1 was replayed
+// onto an empty state, and the first record that named an account died on an assertion.
+// Recovery says which LSNs are missing instead.
+TEST(JournalRecovery, MissingFirstFileWithoutASnapshotRefusesToStart) {
+  temp_dir dir;
+  manual_clock clock(epoch_2023_ns);
+  make_small_run(dir.path(), clock, 1, 4);
+  make_small_run(dir.path(), clock, 11, 4);
+  const dir_files f = list_files(dir.path());
+  ASSERT_TRUE(f.snapshots.empty());
+  std::vector<std::string> nonempty;
+  for (const auto& [n, name] : f.journals)
+    if (fs::file_size(dir.file(name)) > 0) nonempty.push_back(name);
+  ASSERT_GE(nonempty.size(), 2u);
+  // The first file is left empty: its records are gone, its name is still there.
+  fs::resize_file(dir.file(nonempty[0]), 0);
+  reference_ledger state;
+  storage::recovery_report report;
+  std::string why;
+  EXPECT_FALSE(storage::recover(dir.path(), state, report, why));
+  EXPECT_NE(why.find("are missing"), std::string::npos) << why;
+}
+
 // Regression (found by this suite, fixed in 2931532): the first write group of a journal file
 // other than the first (or of any file after a snapshot), torn at its first record while
 // later records of the same group reached the disk ("a crash can tear only the last group, in
