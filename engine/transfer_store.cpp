@@ -20,9 +20,11 @@ std::uint32_t transfer_store::add(const stored_transfer& rec) {
 }
 
 void transfer_store::link(u128 account_id, std::uint32_t record) {
-  std::uint32_t* newest = heads_.find(account_id);
-  if (newest == nullptr) {
-    heads_.insert(account_id, record);
+  history_head* head = heads_.find(account_id);
+  if (head == nullptr) {
+    history_head h;
+    h.newest = record;
+    heads_.insert(account_id, h);
     ts_max_ = std::max(ts_max_, records_[record].t.timestamp);
     return;  // its links are no_record already
   }
@@ -32,14 +34,47 @@ void transfer_store::link(u128 account_id, std::uint32_t record) {
   const std::uint64_t ts = records_[record].t.timestamp;
   if (ts >= ts_max_) {
     ts_max_ = ts;
-    older_link(record, account_id) = *newest;
-    *newest = record;
+    older_link(record, account_id) = head->newest;
+    head->newest = record;
     return;
   }
-  std::uint32_t* at = newest;  // the link that will point at the record
-  while (*at != no_record && records_[*at].t.timestamp > ts) at = &older_link(*at, account_id);
-  older_link(record, account_id) = *at;
-  *at = record;
+  // The record goes behind every record newer than it and before the others (ties: the
+  // later added is the newer). No older than the newest: it goes first.
+  if (records_[head->newest].t.timestamp <= ts) {
+    older_link(record, account_id) = head->newest;
+    head->newest = record;
+    return;
+  }
+  // In between: from the closest finger newer than the record (every record up to it is
+  // newer too, so the walk from the newest would pass it), else from the newest.
+  std::size_t used = fingers_per_account;  // the finger started from; none yet
+  std::uint32_t behind = head->newest;     // the record it will go behind, at least
+  std::uint64_t behind_ts = records_[behind].t.timestamp;
+  for (std::size_t i = 0; i < fingers_per_account; ++i) {
+    const std::uint32_t f = head->fingers[i];
+    if (f == no_record) continue;
+    const std::uint64_t f_ts = records_[f].t.timestamp;
+    if (f_ts > ts && f_ts < behind_ts) {
+      used = i;
+      behind = f;
+      behind_ts = f_ts;
+    }
+  }
+  for (std::uint32_t next = older(behind, account_id);
+       next != no_record && records_[next].t.timestamp > ts; next = older(next, account_id)) {
+    behind = next;
+    ++link_steps_;
+  }
+  std::uint32_t& at = older_link(behind, account_id);
+  older_link(record, account_id) = at;
+  at = record;
+  // The finger started from (or one already there, or the least recently used one) moves to
+  // where this record went, and first: the next record of the same request will go there too.
+  if (used == fingers_per_account) used = fingers_per_account - 1;
+  for (std::size_t i = 0; i < fingers_per_account; ++i)
+    if (head->fingers[i] == behind) used = i;
+  for (std::size_t i = used; i > 0; --i) head->fingers[i] = head->fingers[i - 1];
+  head->fingers[0] = behind;
 }
 
 void transfer_store::pop_back() {
@@ -58,15 +93,18 @@ void transfer_store::pop_back() {
 }
 
 void transfer_store::unlink_newest(u128 account_id, std::uint32_t record) {
-  std::uint32_t* newest = heads_.find(account_id);
-  REMIT_ASSERT(newest != nullptr);
-  REMIT_ASSERT(*newest == record);
+  history_head* head = heads_.find(account_id);
+  REMIT_ASSERT(head != nullptr);
+  REMIT_ASSERT(head->newest == record);
   const std::uint32_t next = older_link(record, account_id);
   if (next == no_record) {
     heads_.erase(account_id);  // no record left: the account has no history, as before
-  } else {
-    *newest = next;
+    return;
   }
+  head->newest = next;
+  // No finger is on it: a finger is a record that a later one went behind, in the same list,
+  // and that one is newer than the record popped, and so gone already.
+  for (const std::uint32_t f : head->fingers) REMIT_ASSERT(f != record);
 }
 
 }  // namespace remit

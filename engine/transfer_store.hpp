@@ -11,9 +11,24 @@
 // per account and no vector of its own. Walking oldest first collects the list, then reads it
 // backwards.
 //
+// Inserting in place: requests in flight together hold runs of timestamps of their own, and
+// their records reach the store interleaved (a journal replays them in that order), so a
+// record of an older request often comes after many records of newer ones that share an
+// account. Walking from the newest would pass every one of them, for every record: quadratic
+// for a hot account. So each account keeps a few fingers next to its head: records of its
+// list just newer than where recent inserts in place went (`history_head`, most recently
+// used first). An insert starts from the closest finger newer than the record, or from the
+// head when none is; it then moves that finger (or the least recently used one) to the
+// record it went behind. A request's records come in ascending timestamp order and go into
+// the gap its earlier ones went to, so each of them takes no step past its finger; as many
+// requests in flight as fingers, plus the newest one (at the head), cost next to no step
+// per record (bench/history_bench.cpp). The fingers sit in the padding of the id map's slot
+// (a u128 key makes it 32 bytes anyway): they cost no memory.
+//
 // Invariants: every list is in timestamp order, newest first (ties: the later added is the
 // newer); a record is in exactly the lists of its two accounts, which differ; `heads_` holds
-// exactly the accounts that have a record; `ts_max_` is at least every timestamp in a list.
+// exactly the accounts that have a record; `ts_max_` is at least every timestamp in a list;
+// a finger is no_record or a record in its account's list.
 //
 // Records never move and are never erased except by pop_back (the newest one, undone).
 // Lookups and walks newest first do not allocate; a walk oldest first allocates its list
@@ -78,16 +93,17 @@ class transfer_store {
   // `newest_first`) until visit returns false. visit(const stored_transfer&) -> bool.
   template <class F>
   void for_each_of_account(u128 account_id, bool newest_first, F&& visit) const {
-    const std::uint32_t* newest = account_id == 0 ? nullptr : heads_.find(account_id);
-    if (newest == nullptr) return;
+    const history_head* head = account_id == 0 ? nullptr : heads_.find(account_id);
+    if (head == nullptr) return;
     if (newest_first) {  // the list's own order
-      for (std::uint32_t r = *newest; r != no_record; r = older(r, account_id))
+      for (std::uint32_t r = head->newest; r != no_record; r = older(r, account_id))
         if (!visit(records_[r])) return;
       return;
     }
     // Oldest first: the list is walked once, then read backwards.
     std::vector<std::uint32_t> list;
-    for (std::uint32_t r = *newest; r != no_record; r = older(r, account_id)) list.push_back(r);
+    for (std::uint32_t r = head->newest; r != no_record; r = older(r, account_id))
+      list.push_back(r);
     for (auto it = list.rbegin(); it != list.rend(); ++it)
       if (!visit(records_[*it])) return;
   }
@@ -102,7 +118,25 @@ class transfer_store {
   // never rehashes. The record arrays grow a chunk at a time anyway.
   void reserve(std::size_t n) { index_.reserve(n); }
 
+  // Records passed over by inserts in place since the store was made (not counting the
+  // finger or head an insert starts from): what linking costs, for tests and benchmarks.
+  std::uint64_t link_steps() const { return link_steps_; }
+
+  static constexpr std::size_t fingers_per_account = 3;
+
  private:
+  // An account's entry in `heads_`: its newest record, and the fingers (no_record when
+  // unused), most recently used first.
+  struct history_head {
+    std::uint32_t newest = no_record;
+    std::uint32_t fingers[fingers_per_account];
+    history_head() {
+      for (std::uint32_t& f : fingers) f = no_record;
+    }
+  };
+  // With a u128 key, the id map's slot is 32 bytes for a value of 4 bytes as of 16.
+  static_assert(sizeof(history_head) <= sizeof(u128));
+
   struct history_link {
     std::uint32_t older_debit = no_record;   // in the debit account's history
     std::uint32_t older_credit = no_record;  // in the credit account's history
@@ -124,8 +158,9 @@ class transfer_store {
   chunked_vector<stored_transfer> records_;
   chunked_vector<history_link> links_;  // parallel to records_
   id_map<std::uint32_t> index_;         // transfer id -> its record
-  id_map<std::uint32_t> heads_;         // account id -> its newest record
+  id_map<history_head> heads_;          // account id -> its newest record and fingers
   std::uint64_t ts_max_ = 0;            // at least every timestamp in a history
+  std::uint64_t link_steps_ = 0;
 };
 
 // The transfers of an account that match a filter (docs/PROTOCOL.md AccountFilter), in the

@@ -1,9 +1,15 @@
 // transfer_store: records by id and by index; the histories of both accounts of a record in
-// both orders; a record older than some already there lands in place in both lists; pop_back
-// undoes the newest record whole; account_transfers applies each AccountFilter field.
+// both orders; a record older than some already there lands in place in both lists, in the
+// same order as a walk from the newest would put it, for any interleaving of requests, and a
+// request's records after its first take no step past its finger; pop_back undoes the newest
+// record whole; account_transfers applies each AccountFilter field.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <deque>
+#include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -171,6 +177,228 @@ TEST(engine_transfer_store, pop_back_to_empty) {
   EXPECT_EQ(history(s, b, false), ids{});
   EXPECT_EQ(s.add(record(2, b, a, 30)), 0u);
   EXPECT_EQ(history(s, a, true), (ids{2}));
+}
+
+// ---------------------------------------------------------------------------------------
+// Inserting in place, against the plain walk from the newest
+
+// The lists as the walk from the newest builds them: each account's ids newest first, a
+// record going behind every one with a later timestamp (ties: the later added is the newer).
+class walk_model {
+ public:
+  void add(std::uint64_t id, u128 debit, u128 credit, std::uint64_t ts) {
+    ts_[id] = ts;
+    added_.push_back({id, debit, credit});
+    insert(lists_[debit], id, ts);
+    insert(lists_[credit], id, ts);
+  }
+  // Whether the last record added is the newest of both its accounts (what pop_back needs).
+  bool last_is_newest() const {
+    if (added_.empty()) return false;
+    const entry& e = added_.back();
+    return lists_.at(e.debit).front() == e.id && lists_.at(e.credit).front() == e.id;
+  }
+  void pop_back() {
+    const entry e = added_.back();
+    added_.pop_back();
+    for (const u128 acc : {e.debit, e.credit}) {
+      ids& l = lists_[acc];
+      ASSERT_EQ(l.front(), e.id);
+      l.erase(l.begin());
+      if (l.empty()) lists_.erase(acc);
+    }
+  }
+  const std::map<u128, ids>& lists() const { return lists_; }
+
+ private:
+  struct entry {
+    std::uint64_t id;
+    u128 debit;
+    u128 credit;
+  };
+  void insert(ids& l, std::uint64_t id, std::uint64_t ts) {
+    auto at = l.begin();
+    while (at != l.end() && ts_[*at] > ts) ++at;
+    l.insert(at, id);
+  }
+  std::map<std::uint64_t, std::uint64_t> ts_;
+  std::vector<entry> added_;
+  std::map<u128, ids> lists_;
+};
+
+void expect_same_lists(const transfer_store& s, const walk_model& m, u128 accounts_max,
+                       const std::string& where) {
+  for (u128 acc = 1; acc <= accounts_max; ++acc) {
+    const auto it = m.lists().find(acc);
+    const ids want = it == m.lists().end() ? ids{} : it->second;
+    ASSERT_EQ(history(s, acc, true), want)
+        << where << ", account " << static_cast<std::uint64_t>(acc);
+    ids oldest_first = want;
+    std::reverse(oldest_first.begin(), oldest_first.end());
+    ASSERT_EQ(history(s, acc, false), oldest_first)
+        << where << ", account " << static_cast<std::uint64_t>(acc);
+  }
+}
+
+// Requests in flight together, each a run of timestamps of its own, their records
+// interleaved in chunks of random sizes; a few accounts (one of them in most records), so
+// that lists share records; timestamps that collide now and then; chains rolled back at the
+// newest records. Every list must come out as the walk from the newest makes it.
+TEST(engine_transfer_store, insert_in_place_matches_the_walk_for_random_interleavings) {
+  std::mt19937_64 rng(20250214);
+  for (int round = 0; round < 60; ++round) {
+    const std::string where = "round " + std::to_string(round);
+    transfer_store s;
+    walk_model m;
+    const std::uint64_t accounts = 2 + rng() % 12;
+    const std::size_t in_flight = 1 + rng() % 7;
+    const std::uint64_t requests = 1 + rng() % 24;
+    const bool ties = rng() % 3 == 0;  // timestamps in steps of 4, several per step
+    std::uint64_t next_id = 1;
+    std::uint64_t next_base = 1000;
+    struct open_request {
+      std::uint64_t next_ts;
+      std::uint64_t left;
+    };
+    std::deque<open_request> open;
+    std::uint64_t started = 0;
+    const auto pick_accounts = [&](u128& debit, u128& credit) {
+      debit = rng() % 4 != 0 ? 1 : 1 + rng() % accounts;  // mostly the hot account
+      do {
+        credit = 1 + rng() % accounts;
+      } while (credit == debit);
+      if (rng() % 2 == 0) std::swap(debit, credit);
+    };
+    while (started < requests || !open.empty()) {
+      while (open.size() < in_flight && started < requests) {
+        const std::uint64_t n = 1 + rng() % 40;
+        open.push_back({next_base, n});
+        next_base += n + rng() % 3;
+        ++started;
+      }
+      // A chunk of a random request in flight: its records in ascending timestamp order.
+      const std::size_t r = rng() % open.size();
+      const std::uint64_t chunk = std::min<std::uint64_t>(open[r].left, 1 + rng() % 8);
+      for (std::uint64_t k = 0; k < chunk; ++k) {
+        u128 debit = 0, credit = 0;
+        pick_accounts(debit, credit);
+        const std::uint64_t ts = ties ? open[r].next_ts / 4 * 4 : open[r].next_ts;
+        s.add(record(next_id, debit, credit, ts));
+        m.add(next_id, debit, credit, ts);
+        ++next_id;
+        ++open[r].next_ts;
+      }
+      open[r].left -= chunk;
+      if (open[r].left == 0) open.erase(open.begin() + static_cast<std::ptrdiff_t>(r));
+      // Now and then a linked chain that fails: records newer than every one, rolled back
+      // newest first; and sometimes the newest records of a request, if newest in both lists.
+      if (rng() % 5 == 0) {
+        const std::uint64_t legs = 1 + rng() % 4;
+        for (std::uint64_t k = 0; k < legs; ++k) {
+          u128 debit = 0, credit = 0;
+          pick_accounts(debit, credit);
+          s.add(record(next_id, debit, credit, next_base + k));
+          m.add(next_id, debit, credit, next_base + k);
+          ++next_id;
+        }
+        for (std::uint64_t k = 0; k < legs; ++k) {
+          s.pop_back();
+          m.pop_back();
+          --next_id;
+        }
+      }
+      while (rng() % 4 == 0 && m.last_is_newest()) {
+        s.pop_back();
+        m.pop_back();
+        --next_id;
+      }
+      ASSERT_EQ(s.size(), next_id - 1) << where;
+    }
+    expect_same_lists(s, m, accounts, where);
+    if (HasFatalFailure()) return;
+  }
+}
+
+// Ties: a record with the timestamp of records already there goes before them (the later
+// added is the newer), whether it lands at the head, behind a finger or after a walk.
+TEST(engine_transfer_store, ties_go_before_records_of_the_same_timestamp) {
+  transfer_store s;
+  walk_model m;
+  const auto add = [&](std::uint64_t id, u128 debit, u128 credit, std::uint64_t ts) {
+    s.add(record(id, debit, credit, ts));
+    m.add(id, debit, credit, ts);
+  };
+  add(1, a, b, 10);
+  add(2, a, c, 30);
+  add(3, a, b, 20);  // in place: the finger is 2
+  add(4, a, c, 20);  // a tie with 3, behind the finger
+  add(5, a, b, 30);  // a tie with the newest
+  add(6, a, d, 20);  // behind 2 and 5, before 4 and 3
+  add(7, c, d, 10);  // a tie with 1 in no list of a
+  add(8, a, d, 10);  // before 1
+  EXPECT_EQ(history(s, a, true), (ids{5, 2, 6, 4, 3, 8, 1}));
+  expect_same_lists(s, m, 4, "ties");
+}
+
+// The pattern a journal replays: requests in flight together, each a run of timestamps of
+// its own, from one hot account to an account each, taken in turn a chunk at a time. A
+// request's first record of a chunk may walk past records of newer requests; the others go
+// where their finger says, with no step. Counted, not timed.
+TEST(engine_transfer_store, records_of_requests_in_flight_take_no_step_past_their_finger) {
+  constexpr std::uint64_t batch = 600;
+  constexpr std::uint64_t chunk = 20;
+  constexpr std::uint64_t requests = 12;
+  constexpr std::uint64_t in_flight = transfer_store::fingers_per_account + 1;
+  transfer_store s;
+  std::deque<std::uint64_t> open;  // requests in flight, by their next event
+  std::vector<std::uint64_t> next(requests, 0);
+  std::uint64_t started = 0, added = 0, chunks = 0;
+  std::uint64_t worst_chunk = 0;  // steps
+  std::uint64_t walked = 0;       // chunks that took a step
+  while (started < requests || !open.empty()) {
+    while (open.size() < in_flight && started < requests) open.push_back(started++);
+    for (std::size_t i = 0; i < open.size();) {
+      const std::uint64_t r = open[i];
+      const std::uint64_t steps_before = s.link_steps();
+      for (std::uint64_t k = 0; k < chunk; ++k, ++next[r]) {
+        const std::uint64_t seq = r * batch + next[r];
+        const std::uint64_t steps = s.link_steps();
+        s.add(record(seq + 1, a, 1000 + seq, 1'000'000 + seq));
+        ++added;
+        if (k > 0) {
+          ASSERT_EQ(s.link_steps(), steps) << "request " << r << ", event " << next[r];
+        }
+      }
+      worst_chunk = std::max(worst_chunk, s.link_steps() - steps_before);
+      walked += s.link_steps() != steps_before;
+      ++chunks;
+      if (next[r] == batch) {
+        open.erase(open.begin() + static_cast<std::ptrdiff_t>(i));
+      } else {
+        ++i;
+      }
+    }
+  }
+  ASSERT_EQ(added, requests * batch);
+  // The first record of a chunk starts from its request's finger too, which its gap is
+  // still behind. A request walks once: when a newer one first puts records above it (it
+  // passes them, at most a chunk of each other request in flight), and takes the finger of
+  // one that is done.
+  EXPECT_LE(walked, requests);
+  EXPECT_LE(worst_chunk, (in_flight - 1) * chunk);
+  // Walking from the newest would pass every record of a newer request in flight: about
+  // in_flight / 2 * batch per record, millions here.
+  EXPECT_LE(s.link_steps(), chunks * in_flight * chunk);
+  EXPECT_LE(s.link_steps(), added * in_flight);
+  // The history is the hot account's every record, newest first.
+  std::uint64_t expect = requests * batch;
+  bool in_order = true;
+  s.for_each_of_account(a, true, [&](const stored_transfer& r) {
+    in_order = in_order && r.t.id == expect--;
+    return in_order;
+  });
+  EXPECT_TRUE(in_order);
+  EXPECT_EQ(expect, 0u);
 }
 
 // ---------------------------------------------------------------------------------------
