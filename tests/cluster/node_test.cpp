@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
@@ -16,6 +17,8 @@
 #include <vector>
 
 #include "actors/follower.hpp"
+#include "actors/storage.hpp"
+#include "engine/reference_ledger.hpp"
 #include "gateway/client/client.hpp"
 #include "gateway/cluster/node.hpp"
 #include "gateway/codec/keys.hpp"
@@ -77,6 +80,7 @@ class test_node {
     c.replication_timeout = 3s;
     c.standby_stall = 500ms;
     c.heartbeat_interval = 200ms;
+    if (tweak_) tweak_(c);
     c.log = [n = name_](std::string_view line) {
       std::fprintf(stderr, "[%s] %.*s\n", n.c_str(), static_cast<int>(line.size()), line.data());
     };
@@ -101,6 +105,14 @@ class test_node {
     node_.reset();
   }
   bool running() const { return node_ != nullptr; }
+  void set_tweak(std::function<void(node_config&)> f) { tweak_ = std::move(f); }
+  // The last LSN durable on the node, from its metrics.
+  std::uint64_t durable_lsn() const {
+    const std::string m = node_->metrics_text();
+    const std::string key = "\nremit_cluster_durable_lsn ";
+    const auto at = m.find(key);
+    return at == std::string::npos ? 0 : std::stoull(m.substr(at + key.size()));
+  }
   std::uint32_t role() const { return node_ ? node_->hello_role() : 0; }
   bool is_primary() const {
     return role() == static_cast<std::uint32_t>(codec::node_role::primary);
@@ -115,6 +127,7 @@ class test_node {
   std::string etcd_, cluster_;
   std::unique_ptr<node> node_;
   std::unique_ptr<gateway::server> server_;
+  std::function<void(node_config&)> tweak_;
 };
 
 class node_test : public test::etcd_test {
@@ -218,6 +231,61 @@ TEST_F(node_test, a_primary_is_elected_its_standbys_follow_and_a_standby_takes_o
   ASSERT_TRUE(wait_until(
       [&] { return nodes_[p]->role() == static_cast<std::uint32_t>(codec::node_role::standby); },
       10s));
+}
+
+// A standby that starts after the primary's journal files were rolled away (snapshots cover
+// them) gets the primary's snapshot, then the journal after it, and holds the same state.
+TEST_F(node_test, a_late_standby_catches_up_from_the_snapshot) {
+  for (auto& n : nodes_)
+    n->set_tweak([](node_config& c) {
+      c.engine.journal_file_size_max = 4096;  // roll often: every roll snapshots and prunes
+      c.engine.snapshot_every_records = 20;
+    });
+  nodes_[0]->start();
+  nodes_[1]->start();
+  ASSERT_TRUE(wait_until([&] { return primary().has_value(); }, 20s));
+  const std::size_t p = *primary();
+  auto c = connect(p);
+  std::vector<account> accounts;
+  for (u128 id = 1; id <= 8; ++id) accounts.push_back(test::make_account(id));
+  ASSERT_TRUE(c->create_accounts(accounts).ok());
+  for (int round = 0; round < 60; ++round) {
+    const u128 dr = 1 + round % 8, cr = 1 + (round + 3) % 8;
+    auto t = c->create_transfers(std::vector<transfer>{test::make_transfer(500 + round, dr, cr, 7)});
+    ASSERT_TRUE(t.ok()) << t.error;
+  }
+  // The primary's oldest journal file no longer starts at LSN 1.
+  storage::extent ext;
+  std::string why;
+  ASSERT_TRUE(storage::journal_extent(nodes_[p]->dir(), ext, why)) << why;
+  ASSERT_GT(ext.oldest_lsn, 1u);
+  ASSERT_GT(ext.snapshot_lsn, 0u);
+  nodes_[2]->start();
+  const std::uint64_t target = nodes_[p]->durable_lsn();
+  ASSERT_TRUE(wait_until([&] { return nodes_[2]->durable_lsn() >= target; }, 20s))
+      << nodes_[2]->durable_lsn() << " of " << target;
+  // One more write reaches it as a GROUP after the snapshot.
+  ASSERT_TRUE(c->create_transfers(std::vector<transfer>{test::make_transfer(900, 1, 2, 5)}).ok());
+  const std::uint64_t last = nodes_[p]->durable_lsn();
+  ASSERT_TRUE(wait_until([&] { return nodes_[2]->durable_lsn() >= last; }, 10s));
+  nodes_[2]->crash();
+  reference_ledger copy;
+  storage::recovery_report report;
+  ASSERT_TRUE(storage::recover(nodes_[2]->dir(), copy, report, why)) << why;
+  EXPECT_EQ(report.last_lsn, last);
+  EXPECT_FALSE(report.snapshot.empty());
+  std::vector<u128> ids;
+  for (u128 id = 1; id <= 8; ++id) ids.push_back(id);
+  auto a = c->lookup_accounts(ids);
+  ASSERT_TRUE(a.ok());
+  ASSERT_EQ(a.accounts.size(), ids.size());
+  for (const account& x : a.accounts) {
+    const account_state* y = copy.find_account(x.id);
+    ASSERT_NE(y, nullptr);
+    EXPECT_EQ(y->a.debits_posted, x.debits_posted);
+    EXPECT_EQ(y->a.credits_posted, x.credits_posted);
+  }
+  EXPECT_EQ(copy.transfer_count(), 61u);
 }
 
 }  // namespace

@@ -122,6 +122,9 @@ client::config cluster_view::client_config(int i, milliseconds connect_timeout,
   // The harness finds the primary itself: a lost connection or `unavailable` comes back at
   // once instead of being retried against the same node.
   c.reconnects_max = 0;
+  // It talks to the node it names, whatever its role: it reads a standby's role, and it
+  // must see a deposed primary's late answers on that primary's own session.
+  c.follow_primary = false;
   c.batching = false;
   return c;
 }
