@@ -726,6 +726,7 @@ int cluster_status(client::config cfg, const output& out) {
   for (const codec::server_address& a : cfg.servers)
     probes.push_back(std::async(std::launch::async, [&cfg, a] { return probe_node(cfg, a); }));
   std::vector<node_status> nodes;
+  nodes.reserve(probes.size());
   for (auto& p : probes) nodes.push_back(p.get());
   out.text(cluster_table(nodes));
   out.json_out(cluster_json(nodes));

@@ -877,7 +877,7 @@ void node::follow_primary(peer_connection& conn, const std::string& address) {
   while (!follow_stop_) {
     const auto rr = conn.read(clock::now() + 200ms, why);
     if (rr == read_result::failed) {
-      say("follow: " + address + ": " + why);
+      say(fmt::format("follow: {}: {}", address, why));
       return;
     }
     if (rr == read_result::timeout) {

@@ -90,7 +90,8 @@ bool peer_connection::open(const std::string& host, std::uint16_t port, const st
       }
     }
     if (rc != 0) {
-      why = host + ":" + service + ": " + std::strerror(errno);
+      why = host;
+      why.append(":").append(service).append(": ").append(std::strerror(errno));
       ::close(fd);
       continue;
     }

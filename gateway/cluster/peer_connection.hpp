@@ -65,8 +65,6 @@ class peer_connection {
   std::atomic<bool> shut_{false};
   codec::frame_decoder decoder_;
   bool frame_held_ = false;
-  std::vector<std::byte> buf_;
-  std::size_t begin_ = 0, end_ = 0;
   codec::hello_reply hello_reply_{};
   std::uint32_t permissions_ = 0;
   bool mac_ = false;

@@ -251,7 +251,8 @@ TEST_F(node_test, a_late_standby_catches_up_from_the_snapshot) {
   ASSERT_TRUE(c->create_accounts(accounts).ok());
   for (int round = 0; round < 60; ++round) {
     const u128 dr = 1 + round % 8, cr = 1 + (round + 3) % 8;
-    auto t = c->create_transfers(std::vector<transfer>{test::make_transfer(500 + round, dr, cr, 7)});
+    auto t =
+        c->create_transfers(std::vector<transfer>{test::make_transfer(500 + round, dr, cr, 7)});
     ASSERT_TRUE(t.ok()) << t.error;
   }
   // The primary's oldest journal file no longer starts at LSN 1.
