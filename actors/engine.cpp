@@ -128,6 +128,7 @@ engine::engine(engine_config cfg) : cfg_(std::move(cfg)) {
     jc.unsafe_answer_before_fdatasync = cfg_.unsafe_answer_before_fdatasync;
     jc.waiters_max = cfg_.inflight_requests_max;
     jc.replicate = cfg_.replicate;
+    jc.pipeline = cfg_.pipeline;
     jc.term = requested_term_;
     impl_->writer = std::make_unique<actors::journal_writer>(jc);
     std::string why;

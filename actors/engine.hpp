@@ -63,6 +63,24 @@ std::string_view name(engine_status s);
 using replicate_hook = std::function<bool(std::span<const std::byte> group, std::uint64_t first_lsn,
                                           std::uint64_t last_lsn)>;
 
+// A cluster's primary, pipelined: the journal writes its next groups while the standbys make
+// the earlier ones durable, instead of waiting for each (replicate_hook). `ship` is called on
+// the writer thread with each group right after it is durable on this node, exactly as
+// written; it sends and returns, it does not wait. `confirm` is called on a thread of the
+// journal's own, once per shipped group in LSN order, and returns once that group is
+// durable wherever the cluster requires (true: it and every group before it) or cannot be
+// (false). At most `window` shipped groups wait for their confirmation; the writer waits
+// for room past that. The answers that wait for a group wait for its confirmation; after
+// false they are answered `unavailable`.
+struct replicate_pipeline {
+  std::function<void(std::span<const std::byte> group, std::uint64_t first_lsn,
+                     std::uint64_t last_lsn)>
+      ship;
+  std::function<bool(std::uint64_t last_lsn)> confirm;
+  std::uint32_t window = 8;
+  explicit operator bool() const { return static_cast<bool>(ship); }
+};
+
 struct engine_config {
   std::uint32_t shards = 2;   // coordinator shards
   std::uint32_t threads = 2;  // scheduler worker threads
@@ -105,6 +123,8 @@ struct engine_config {
   // With it, the engine answers nothing, reads of the recovered state included, before a
   // first group is confirmed: set `term` too, whose record is that group.
   replicate_hook replicate;
+  // Durability only: the pipelined form of `replicate` (set one or the other).
+  replicate_pipeline pipeline;
   // Durability only: the term of a cluster's primary (docs/CLUSTER.md), 0 outside a cluster.
   // When it is not the last term of the recovered journal, the engine journals a
   // term_started record before anything else, so the records it writes are known to be this

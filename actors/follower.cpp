@@ -22,9 +22,9 @@ bool journal_follower::recover_and_open(std::string& why) {
   return files_->open_new(durable_lsn_ + 1, why);
 }
 
-journal_follower::outcome journal_follower::append_group(std::span<const std::byte> group,
-                                                         std::uint64_t first_lsn,
-                                                         std::uint64_t last_lsn, std::string& why) {
+journal_follower::outcome journal_follower::append_group(
+    std::span<const std::byte> group, std::uint64_t first_lsn, std::uint64_t last_lsn,
+    std::string& why, const std::function<void(std::uint64_t)>& durable) {
   if (failed_) {
     why = "storage failed earlier";
     return outcome::storage_failed;
@@ -66,6 +66,7 @@ journal_follower::outcome journal_follower::append_group(std::span<const std::by
     failed_ = true;  // fail-stop, as the primary's journal (docs/ARCHITECTURE.md)
     return outcome::storage_failed;
   }
+  if (durable) durable(last_lsn);
   journal::scan(group, first_lsn, [&](const journal::record_view& v) { state_.replay(v); });
   durable_lsn_ = last_lsn;
   return outcome::ok;

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -58,8 +59,12 @@ class journal_follower {
   [[nodiscard]] bool open(std::string& why);
 
   // One group of the primary's journal: records first_lsn..last_lsn, exactly as written.
+  // `durable`, when given, is called once the group is written and synced, before it is
+  // applied: a standby acknowledges it there (the ack says durable; the apply is this
+  // process's business, done before it answers anything else or is promoted).
   [[nodiscard]] outcome append_group(std::span<const std::byte> group, std::uint64_t first_lsn,
-                                     std::uint64_t last_lsn, std::string& why);
+                                     std::uint64_t last_lsn, std::string& why,
+                                     const std::function<void(std::uint64_t)>& durable = {});
 
   // Cuts everything after `lsn` (durably) and rebuilds the state from what is left. False
   // with `why` when a snapshot covers LSNs past the cut (the node needs the primary's

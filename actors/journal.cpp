@@ -32,6 +32,7 @@ bool journal_writer::start(std::string& why) {
   file_first_lsn_ = cfg_.next_lsn;
   if (!files_.open_new(cfg_.next_lsn, why)) return false;
   thread_ = std::thread([this] { run(); });
+  if (cfg_.pipeline) confirm_thread_ = std::thread([this] { confirm_run(); });
   return true;
 }
 
@@ -94,8 +95,18 @@ void journal_writer::run() {
     }
     if (!ok)
       std::fprintf(stderr, "remit: journal: %s; the engine stops taking writes\n", why.c_str());
-    // A cluster's primary: the answers wait for the synchronous standbys too.
-    const bool replicated = !ok || !cfg_.replicate || cfg_.replicate(group, first, last);
+    // A cluster's primary: the answers wait for the synchronous standbys too. Pipelined, the
+    // group is shipped and its confirmation comes later (replicated_atom), in order.
+    bool replicated = true;
+    if (ok && cfg_.pipeline) {
+      std::unique_lock<std::mutex> lock(confirm_mutex_);
+      confirm_cv_.wait(lock, [&] { return unconfirmed_.size() < cfg_.pipeline.window; });
+      cfg_.pipeline.ship(group, first, last);
+      unconfirmed_.push_back(last);
+      confirm_cv_.notify_all();
+    } else if (ok && cfg_.replicate) {
+      replicated = cfg_.replicate(group, first, last);
+    }
     group.clear();
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -131,7 +142,30 @@ void journal_writer::stop() {
     cv_.notify_all();
   }
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(confirm_mutex_);
+    confirm_stopping_ = true;
+    confirm_cv_.notify_all();
+  }
+  if (confirm_thread_.joinable()) confirm_thread_.join();
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
+}
+
+void journal_writer::confirm_run() {
+  for (;;) {
+    std::uint64_t last = 0;
+    {
+      std::unique_lock<std::mutex> lock(confirm_mutex_);
+      confirm_cv_.wait(lock, [&] { return !unconfirmed_.empty() || confirm_stopping_; });
+      if (unconfirmed_.empty()) return;  // stopping, and every group was answered
+      last = unconfirmed_.front();
+    }
+    const bool ok = cfg_.pipeline.confirm(last);
+    anon_send_to(actor_, replicated_atom::value, last, ok);
+    std::lock_guard<std::mutex> lock(confirm_mutex_);
+    unconfirmed_.pop_front();
+    confirm_cv_.notify_all();
+  }
 }
 
 bool journal_writer::final_snapshot(std::string& why) {
@@ -178,6 +212,22 @@ void notify(journal_pointer self, const journal_state::waiter& w, sync_status s)
 }
 
 void hand_off(journal_pointer self);
+
+// The cluster confirmed the groups up to `lsn` (ok), or could not confirm the group that ends
+// there: answers the waiters up to it.
+void confirmed(journal_pointer self, std::uint64_t lsn, bool ok) {
+  auto& st = self->state;
+  if (ok) {
+    st.replicated_lsn = std::max(st.replicated_lsn, lsn);  // and every LSN before it
+  } else {
+    st.unconfirmed_lsn = std::max(st.unconfirmed_lsn, lsn);
+  }
+  const sync_status s = ok ? sync_status::durable : sync_status::unavailable;
+  while (!st.waiting.empty() && st.waiting.front().lsn <= lsn) {
+    notify(self, st.waiting.front(), s);
+    st.waiting.pop_front();
+  }
+}
 
 // Waits until everything appended so far is durable (and replicated), then notifies `w`.
 void wait_for_sync(journal_pointer self, journal_state::waiter w) {
@@ -230,7 +280,8 @@ journal_actor::behavior_type journal_behavior(journal_pointer self, journal_writ
   // standby's new standbys may hold less than it does) until a first group is confirmed,
   // which confirms every LSN before it too (standbys take groups in order). The term_started
   // record that the engine writes when a term starts is that first group.
-  self->state.replicated_lsn = writer->config().replicate ? 0 : next_lsn - 1;
+  self->state.replicated_lsn =
+      (writer->config().replicate || writer->config().pipeline) ? 0 : next_lsn - 1;
   self->state.term = writer->config().term;
   open_exit_activation(self);
   return {
@@ -282,16 +333,14 @@ journal_actor::behavior_type journal_behavior(journal_pointer self, journal_writ
           return;
         }
         st.durable_lsn = lsn;
-        if (replicated) {
-          st.replicated_lsn = lsn;  // and every LSN before it: standbys take groups in order
-        } else {
-          st.unconfirmed_lsn = lsn;
-        }
-        const sync_status s = replicated ? sync_status::durable : sync_status::unavailable;
-        while (!st.waiting.empty() && st.waiting.front().lsn <= lsn) {
-          notify(self, st.waiting.front(), s);
-          st.waiting.pop_front();
-        }
+        // Pipelined, the answers wait for replicated_atom; the next group goes now.
+        if (!st.writer->config().pipeline) confirmed(self, lsn, replicated);
+        hand_off(self);
+      },
+      [self](replicated_atom, const std::uint64_t& lsn, const bool& ok) {
+        const auto handoff = received(self);
+        if (self->state.failed) return;
+        confirmed(self, lsn, ok);
         hand_off(self);
       },
   };

@@ -21,6 +21,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -44,8 +45,9 @@ struct journal_config {
   // Each request in flight waits for at most one sync: the bound of the journal's waiting
   // list (engine_config::inflight_requests_max).
   std::uint32_t waiters_max = 4096;
-  replicate_hook replicate;  // a cluster's primary: engine_config::replicate
-  std::uint64_t term = 0;    // the last term of the recovered journal
+  replicate_hook replicate;     // a cluster's primary: engine_config::replicate
+  replicate_pipeline pipeline;  // or its pipelined form: engine_config::pipeline
+  std::uint64_t term = 0;       // the last term of the recovered journal
 };
 
 struct journal_counters {
@@ -95,6 +97,14 @@ class journal_writer {
   std::thread thread_;
   std::thread snapshot_thread_;
   std::atomic<bool> snapshot_running_{false};
+  // Pipelined replication: the groups shipped and not yet confirmed (their last LSNs, in
+  // order), and the thread that waits for each confirmation.
+  void confirm_run();
+  std::mutex confirm_mutex_;
+  std::condition_variable confirm_cv_;
+  std::deque<std::uint64_t> unconfirmed_;
+  bool confirm_stopping_ = false;
+  std::thread confirm_thread_;
   journal_counters counters_;
 };
 

@@ -157,6 +157,7 @@ using append_atom = caf::atom_constant<caf::atom("append")>;
 using sync_atom = caf::atom_constant<caf::atom("sync")>;
 using synced_atom = caf::atom_constant<caf::atom("synced")>;
 using durable_atom = caf::atom_constant<caf::atom("durable")>;
+using replicated_atom = caf::atom_constant<caf::atom("replicated")>;
 using restore_atom = caf::atom_constant<caf::atom("restore")>;
 using journal_atom = caf::atom_constant<caf::atom("journal")>;
 using term_atom = caf::atom_constant<caf::atom("term")>;
@@ -212,7 +213,9 @@ using journal_actor = caf::typed_actor<caf::reacts_to<append_atom, journal_batch
                                        // a term_started record from the facade, or a sync
                                        caf::reacts_to<term_atom, term_request_ptr>,
                                        // written and synced, replicated
-                                       caf::reacts_to<durable_atom, std::uint64_t, bool, bool>>;
+                                       caf::reacts_to<durable_atom, std::uint64_t, bool, bool>,
+                                       // pipelined: confirmed by the cluster, or not
+                                       caf::reacts_to<replicated_atom, std::uint64_t, bool>>;
 
 // How a job's sync ended (synced_atom).
 enum class sync_status : std::uint8_t {

@@ -241,6 +241,7 @@ bool node::promote(std::uint64_t term, std::string& why) {
     terms_ = std::move(history);
     written_lsn_ = last;
     acked_lsn_ = 0;
+    shipped_.clear();
     sync_set_.clear();
     joining_.clear();
     const role_state s = role_->state();
@@ -254,8 +255,9 @@ bool node::promote(std::uint64_t term, std::string& why) {
   ec.term = term;
   ec.recovered = std::move(state);  // what the copy applied: no replay
   ec.recovered_lsn = last;
-  ec.replicate = [this](std::span<const std::byte> group, std::uint64_t first,
-                        std::uint64_t last_lsn) { return replicate(group, first, last_lsn); };
+  ec.pipeline.ship = [this](std::span<const std::byte> group, std::uint64_t first,
+                            std::uint64_t last_lsn) { ship(group, first, last_lsn); };
+  ec.pipeline.confirm = [this](std::uint64_t last_lsn) { return confirm(last_lsn); };
   try {
     engine_ = std::make_unique<engine>(std::move(ec));
   } catch (const std::exception& e) {
@@ -533,14 +535,24 @@ bool node::sync_satisfied_locked(std::uint64_t lsn) const {
   return true;
 }
 
-bool node::replicate(std::span<const std::byte> group, std::uint64_t first_lsn,
-                     std::uint64_t last_lsn) {
-  std::unique_lock<std::mutex> lock(mu_);
+void node::ship(std::span<const std::byte> group, std::uint64_t first_lsn, std::uint64_t last_lsn) {
+  std::lock_guard<std::mutex> lock(mu_);
   written_lsn_ = last_lsn;
   for (auto& [k, l] : links_)
     if (l.st == standby_link::state::streaming) send_group_locked(l, group, first_lsn);
+  shipped_.emplace_back(last_lsn, clock::now());
   work_cv_.notify_all();
-  const auto deadline = clock::now() + cfg_.replication_timeout;
+}
+
+bool node::confirm(std::uint64_t last_lsn) {
+  std::unique_lock<std::mutex> lock(mu_);
+  // The timeout counts from when the group was shipped, not from when its turn came.
+  auto deadline = clock::now() + cfg_.replication_timeout;
+  while (!shipped_.empty() && shipped_.front().first <= last_lsn) {
+    if (shipped_.front().first == last_lsn)
+      deadline = shipped_.front().second + cfg_.replication_timeout;
+    shipped_.pop_front();
+  }
   for (;;) {
     if (!role_->writes_allowed(role_->now()) || replication_stop_) {
       ++groups_unavailable_;
@@ -926,8 +938,25 @@ void node::follow_primary(peer_connection& conn, const std::string& address) {
     pos.term = std::max(pos.term, known_term());
     standby_position next;
     node_reason reason = check_group(g.header, pos, &next);
+    // The Ack goes as soon as the group is durable here, before it is applied: the primary
+    // waits for durability, and the apply needs only to be done before this node answers
+    // anything or is promoted (this thread does both in order).
+    bool acked = false;
+    bool send_failed = false;
+    auto send_ack = [&](node_reason answer, std::uint64_t durable) {
+      ack a{};
+      a.reason = static_cast<std::uint32_t>(answer);
+      a.term = pos.term;
+      a.durable_lsn = durable;
+      std::vector<std::byte> out;
+      encode(out, {h.request_id, 0, nullptr}, a, node_opcode::group);
+      acked = true;
+      if (!conn.send(out, deadline(), why)) send_failed = true;
+    };
     if (reason == node_reason::ok) {
-      const auto res = follower_->append_group(g.bytes, g.header.first_lsn, g.header.last_lsn, why);
+      const auto res = follower_->append_group(
+          g.bytes, g.header.first_lsn, g.header.last_lsn, why,
+          [&](std::uint64_t durable) { send_ack(node_reason::ok, durable); });
       if (res == actors::journal_follower::outcome::ok) {
         pos = next;
         standby_durable_ = follower_->durable_lsn();
@@ -939,13 +968,8 @@ void node::follow_primary(peer_connection& conn, const std::string& address) {
         return;
       }
     }
-    ack a{};
-    a.reason = static_cast<std::uint32_t>(reason);
-    a.term = pos.term;
-    a.durable_lsn = follower_->durable_lsn();
-    std::vector<std::byte> out;
-    encode(out, {h.request_id, 0, nullptr}, a, node_opcode::group);
-    if (!conn.send(out, deadline(), why)) return;
+    if (!acked) send_ack(reason, follower_->durable_lsn());
+    if (send_failed) return;
     if (reason != node_reason::ok) {
       say(fmt::format("follow: refused a GROUP of LSN {}..{}: {}", g.header.first_lsn,
                       g.header.last_lsn, name(reason)));

@@ -140,8 +140,11 @@ class node final : public gateway::cluster_hooks {
   void catch_up(std::shared_ptr<gateway::node_link> link, follow f);
   [[nodiscard]] bool promote(std::uint64_t term, std::string& why);
 
-  // Primary side. The journal's replicate hook (journal writer thread).
-  bool replicate(std::span<const std::byte> group, std::uint64_t first_lsn, std::uint64_t last_lsn);
+  // Primary side: the journal's pipelined replication (engine_config::pipeline). ship() on
+  // the journal's writer thread sends a group to every streaming standby; confirm() on the
+  // journal's confirming thread waits until the synchronous set holds it.
+  void ship(std::span<const std::byte> group, std::uint64_t first_lsn, std::uint64_t last_lsn);
+  bool confirm(std::uint64_t last_lsn);
   // Under mu_: sends one journal group (records of one group_lsn) to a link as GROUPs.
   void send_group_locked(standby_link& l, std::span<const std::byte> records,
                          std::uint64_t group_lsn);
@@ -183,8 +186,9 @@ class node final : public gateway::cluster_hooks {
   bool primary_active_ = false;
   std::uint64_t term_ = 0;
   std::vector<term_start> terms_;
-  std::uint64_t written_lsn_ = 0;      // the last LSN durable here (the hook has seen it)
-  std::uint64_t acked_lsn_ = 0;        // the last LSN the cluster acknowledged
+  std::uint64_t written_lsn_ = 0;  // the last LSN durable here (the hook has seen it)
+  std::uint64_t acked_lsn_ = 0;    // the last LSN the cluster acknowledged
+  std::deque<std::pair<std::uint64_t, clock::time_point>> shipped_;  // groups not yet confirmed
   std::vector<std::string> sync_set_;  // as written to etcd by this primary
   std::vector<std::string> joining_;   // being added: waited for, not yet in etcd
   bool empty_recorded_ = false;        // allow_async: an empty set is in etcd

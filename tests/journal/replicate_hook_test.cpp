@@ -5,6 +5,7 @@
 // journal_follower, rebuild the primary's state.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <vector>
@@ -173,6 +174,128 @@ TEST(ReplicateHook, UnconfirmedGroupIsUnavailableAndTheEngineGoesOn) {
   ASSERT_EQ(again.status, engine_status::ok);
   EXPECT_EQ(static_cast<tr>(again.results[0].status), tr::exists);
   EXPECT_FALSE(e.storage_failed());
+}
+
+// The pipelined form (engine_config::pipeline): ship() records each group at once, confirm()
+// answers what `confirm_` says, or waits while `hold_` is set.
+class recording_pipeline {
+ public:
+  replicate_pipeline pipeline() {
+    replicate_pipeline p;
+    p.ship = [this](std::span<const std::byte> g, std::uint64_t first, std::uint64_t last) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      groups_.push_back({std::vector<std::byte>(g.begin(), g.end()), first, last});
+      cv_.notify_all();
+    };
+    p.confirm = [this](std::uint64_t last) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      ++confirming_;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return !hold_; });
+      --confirming_;
+      confirmed_.push_back(last);
+      return confirm_;
+    };
+    return p;
+  }
+  void set_confirm(bool c) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    confirm_ = c;
+  }
+  void hold() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    hold_ = true;
+  }
+  void release() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    hold_ = false;
+    cv_.notify_all();
+  }
+  bool wait_shipped(std::size_t n, std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return cv_.wait_for(lock, timeout, [&] { return groups_.size() >= n; });
+  }
+  std::size_t shipped_count() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return groups_.size();
+  }
+  std::vector<std::uint64_t> confirmed() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return confirmed_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<shipped> groups_;
+  std::vector<std::uint64_t> confirmed_;
+  bool confirm_ = true;
+  bool hold_ = false;
+  int confirming_ = 0;
+};
+
+engine_config pipelined(const std::string& dir, const manual_clock& clock, recording_pipeline& c,
+                        std::uint64_t term) {
+  engine_config cfg = durable_config(dir, clock);
+  cfg.pipeline = c.pipeline();
+  cfg.term = term;
+  cfg.snapshot_at_shutdown = false;
+  return cfg;
+}
+
+// While the cluster has not confirmed a group, the journal writes and ships the next ones:
+// answers wait, the disk and the standbys do not.
+TEST(ReplicatePipeline, LaterGroupsShipWhileAnEarlierOneWaitsForItsConfirmation) {
+  temp_dir primary;
+  manual_clock clock(epoch_2023_ns);
+  recording_pipeline cluster;
+  engine e(pipelined(primary.path(), clock, cluster, 1));
+  const std::vector<account> accounts{make_account(1), make_account(2), make_account(3),
+                                      make_account(4)};
+  create_accounts(e, accounts);
+  const std::size_t before = cluster.shipped_count();
+  cluster.hold();
+  auto first = e.create_transfers(std::vector<transfer>{make_transfer(10, 1, 2, 5)});
+  ASSERT_TRUE(cluster.wait_shipped(before + 1, reply_deadline));
+  auto second = e.create_transfers(std::vector<transfer>{make_transfer(11, 3, 4, 5)});
+  // The second group is written and shipped though the first is not confirmed.
+  ASSERT_TRUE(cluster.wait_shipped(before + 2, reply_deadline));
+  EXPECT_EQ(first.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);
+  EXPECT_EQ(second.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  cluster.release();
+  EXPECT_EQ(get_reply(std::move(first), "first").status, engine_status::ok);
+  EXPECT_EQ(get_reply(std::move(second), "second").status, engine_status::ok);
+  // Confirmed one at a time, in order.
+  const std::vector<std::uint64_t> c = cluster.confirmed();
+  EXPECT_TRUE(std::is_sorted(c.begin(), c.end()));
+}
+
+// A primary whose lease ran out while a group waited gets its role back in the same term:
+// the resends of what that group held all answer `exists`, so nothing new would confirm it.
+// The journal writes a term_started record of its own term, whose group confirms it.
+TEST(ReplicatePipeline, AGroupThatWasNotConfirmedIsConfirmedByAResendAfterwards) {
+  temp_dir primary;
+  manual_clock clock(epoch_2023_ns);
+  recording_pipeline cluster;
+  engine e(pipelined(primary.path(), clock, cluster, 1));
+  const std::vector<account> accounts{make_account(1), make_account(2)};
+  create_accounts(e, accounts);
+  cluster.set_confirm(false);
+  const std::vector<transfer> t{make_transfer(10, 1, 2, 5)};
+  EXPECT_EQ(get_reply(e.create_transfers(t), "write").status, engine_status::unavailable);
+  cluster.set_confirm(true);
+  const engine_reply again = get_reply(e.create_transfers(t), "resend");
+  ASSERT_EQ(again.status, engine_status::ok) << name(again.status);
+  EXPECT_EQ(static_cast<tr>(again.results[0].status), tr::exists);
+  // The record that confirmed it is a term_started of term 1 again, which replay ignores.
+  e.shutdown();
+  reference_ledger recovered;
+  storage::recovery_report report;
+  std::string why;
+  ASSERT_TRUE(storage::recover(primary.path(), recovered, report, why)) << why;
+  ASSERT_EQ(recovered.term_history().size(), 1u);
+  EXPECT_EQ(recovered.term_history()[0].term, 1u);
+  EXPECT_EQ(recovered.transfer_count(), 1u);
 }
 
 }  // namespace
