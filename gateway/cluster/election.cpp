@@ -116,7 +116,9 @@ node_role::node_role(election_config cfg, on_change callback)
       ttl_(cfg_.lease_ttl),
       margin_(cfg_.margin),
       keepalive_interval_(ttl_ / 3),
-      poll_interval_(ttl_ / 4),
+      // A standby reads etcd every TTL/10, at least every 50 ms: it is most of how long a
+      // failover takes after the lease ends, and a read is cheap.
+      poll_interval_(std::max<std::chrono::milliseconds>(std::chrono::milliseconds(50), ttl_ / 10)),
       retry_pause_(std::max<milliseconds>(50ms, ttl_ / 10)),
       client_(cfg_.etcd),
       lease_ttl_(ttl_),

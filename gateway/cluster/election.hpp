@@ -7,7 +7,7 @@
 // - standby: etcd answers and another node (or nobody) holds the leader key;
 // - unknown: etcd has not answered for a while and the node holds no valid lease.
 // The thread runs a loop: as primary it keeps its lease alive every TTL/3 and checks that
-// the leader key is still its own; otherwise it reads the cluster's keys every TTL/4 and,
+// the leader key is still its own; otherwise it reads the cluster's keys every TTL/10 and,
 // when the leader key is free and this node may take it, takes it with the one txn of
 // CLUSTER.md.
 //
