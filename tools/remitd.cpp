@@ -81,6 +81,7 @@ struct cluster_flags {
   std::string etcd, cluster, node, advertise, peer_key_id;
   double lease_ttl, replication_timeout;
   std::uint32_t sync_standbys;
+  std::uint32_t replication_window;
   bool allow_async;
   std::string port_file;
   const remit::codec::server_address* metrics;
@@ -138,6 +139,7 @@ int run_cluster_node(char** argv, remit::engine_config ecfg, remit::gateway::ser
   nc.peer_secret = peer->secret;
   nc.replication_timeout = milliseconds(static_cast<long>(f.replication_timeout * 1000));
   nc.sync_standbys = f.sync_standbys;
+  nc.replication_window = f.replication_window;
   nc.allow_async = f.allow_async;
   nc.log = log_line;
   if (scfg.inflight_events_max == 0) scfg.inflight_events_max = ecfg.inflight_events_max;
@@ -256,6 +258,7 @@ int main(int argc, char** argv) try {
   std::string etcd_urls, cluster_name, node_name, advertise, peer_key_id;
   double lease_ttl = 2, replication_timeout = 5;
   std::uint32_t sync_standbys = 1;
+  std::uint32_t replication_window = 8;
   bool allow_async = false;
   auto* cl = app.add_option_group("cluster", "replication and failover (docs/CLUSTER.md)");
   cl->add_option("--etcd", etcd_urls, "etcd client URLs, comma-separated: run as a cluster node");
@@ -274,6 +277,10 @@ int main(int argc, char** argv) try {
   cl->add_option("--sync-standbys", sync_standbys, "standbys every write waits for")
       ->capture_default_str()
       ->check(CLI::Range(1, 15));
+  cl->add_option("--replication-window", replication_window,
+                 "journal groups the primary writes ahead of its standbys' confirmation")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   cl->add_flag("--allow-async", allow_async,
                "with no healthy standby, record an empty synchronous set and go on alone");
   try {
@@ -343,8 +350,8 @@ int main(int argc, char** argv) try {
     return run_cluster_node(
         argv, ecfg, scfg,
         cluster_flags{etcd_urls, cluster_name, node_name, advertise, peer_key_id, lease_ttl,
-                      replication_timeout, sync_standbys, allow_async, port_file,
-                      metrics_on ? &*metrics_at : nullptr},
+                      replication_timeout, sync_standbys, replication_window, allow_async,
+                      port_file, metrics_on ? &*metrics_at : nullptr},
         stop_signals);
   if (!cluster_name.empty() || !node_name.empty() || !peer_key_id.empty()) {
     log_line("--cluster, --node and --peer-key-id need --etcd");

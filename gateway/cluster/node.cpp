@@ -258,6 +258,7 @@ bool node::promote(std::uint64_t term, std::string& why) {
   ec.pipeline.ship = [this](std::span<const std::byte> group, std::uint64_t first,
                             std::uint64_t last_lsn) { ship(group, first, last_lsn); };
   ec.pipeline.confirm = [this](std::uint64_t last_lsn) { return confirm(last_lsn); };
+  ec.pipeline.window = cfg_.replication_window;
   try {
     engine_ = std::make_unique<engine>(std::move(ec));
   } catch (const std::exception& e) {

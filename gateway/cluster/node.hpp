@@ -63,6 +63,8 @@ struct node_config {
   // How long an answer waits for the synchronous standbys before it is `unavailable`.
   std::chrono::milliseconds replication_timeout{5000};
   std::uint32_t sync_standbys = 1;  // the size of the synchronous set the primary aims for
+  // Journal groups written ahead of the standbys' confirmation (replicate_pipeline::window).
+  std::uint32_t replication_window = 8;
   bool allow_async = false;
   // A standby whose link has more than this queued is dropped (it comes back and catches up
   // from the journal files).
