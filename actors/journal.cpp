@@ -213,6 +213,20 @@ void notify(journal_pointer self, const journal_state::waiter& w, sync_status s)
 
 void hand_off(journal_pointer self);
 
+// Appends a term_started record of `term` to the group gathering (or starts one) and hands
+// it to the writer when it is idle.
+void append_term(journal_pointer self, std::uint64_t term) {
+  auto& st = self->state;
+  journal::term_entry e{};
+  e.term = term;
+  if (st.buffer.empty()) st.group_first = st.next_lsn;
+  journal::append_record(st.buffer, journal::record_type::term_started, st.next_lsn, st.group_first,
+                         std::as_bytes(std::span<const journal::term_entry>(&e, 1)));
+  ++st.next_lsn;
+  ++st.group_records;
+  hand_off(self);
+}
+
 // The cluster confirmed the groups up to `lsn` (ok), or could not confirm the group that ends
 // there: answers the waiters up to it.
 void confirmed(journal_pointer self, std::uint64_t lsn, bool ok) {
@@ -244,15 +258,7 @@ void wait_for_sync(journal_pointer self, journal_state::waiter w) {
   if (w.lsn <= st.unconfirmed_lsn) {
     if (st.term == 0) return notify(self, w, sync_status::unavailable);
     if (st.next_lsn - 1 <= st.unconfirmed_lsn) {
-      journal::term_entry e{};
-      e.term = st.term;
-      if (st.buffer.empty()) st.group_first = st.next_lsn;
-      journal::append_record(st.buffer, journal::record_type::term_started, st.next_lsn,
-                             st.group_first,
-                             std::as_bytes(std::span<const journal::term_entry>(&e, 1)));
-      ++st.next_lsn;
-      ++st.group_records;
-      hand_off(self);
+      append_term(self, st.term);
     }
     w.lsn = st.next_lsn - 1;
   }
@@ -308,16 +314,8 @@ journal_actor::behavior_type journal_behavior(journal_pointer self, journal_writ
           st.term = std::max(st.term, r->term);
           // A group of its own, or the first record of the one gathering: either way no
           // record of the new term comes before it.
-          journal::term_entry e{};
-          e.term = r->term;
-          if (st.buffer.empty()) st.group_first = st.next_lsn;
           r->lsn = st.next_lsn;
-          journal::append_record(st.buffer, journal::record_type::term_started, st.next_lsn,
-                                 st.group_first,
-                                 std::as_bytes(std::span<const journal::term_entry>(&e, 1)));
-          ++st.next_lsn;
-          ++st.group_records;
-          hand_off(self);
+          append_term(self, r->term);
         }
         wait_for_sync(self, {0, shard_actor{}, 0, r});
       },
