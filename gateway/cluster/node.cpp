@@ -36,7 +36,7 @@ std::string join(const std::vector<std::string>& v) {
 // Records before the first entry of a history were written in term 0.
 std::vector<term_start> history_of(const actors::journal_follower& f) {
   std::vector<term_start> out;
-  for (const auto& t : f.state().term_history()) out.push_back({t.term, t.first_lsn});
+  for (const auto& t : f.term_history()) out.push_back({t.term, t.first_lsn});
   return out;
 }
 
@@ -229,6 +229,7 @@ bool node::promote(std::uint64_t term, std::string& why) {
   std::vector<term_start> history;
   std::shared_ptr<reference_ledger> state;
   if (follower_) {
+    follower_->close();  // syncs what the follow thread wrote, and applies every group
     last = follower_->durable_lsn();
     history = history_of(*follower_);
     state = std::make_shared<reference_ledger>(follower_->release_state());
@@ -887,6 +888,98 @@ void node::follow_primary(peer_connection& conn, const std::string& address) {
   standby_position pos{known_term(), follower_->durable_lsn(), 0};
   const auto quiet_max = std::max<std::chrono::milliseconds>(3000ms, 4 * cfg_.heartbeat_interval);
   auto last_frame = clock::now();
+  // GROUPs written and not yet synced: the frames that arrived together share one fdatasync
+  // (as PostgreSQL's WAL receiver flushes when no more data is waiting), then each gets its
+  // Ack. A gathering ends at the first read that would wait, or at these bounds.
+  struct written_group {
+    std::uint64_t request_id;
+    std::uint64_t last_lsn;
+  };
+  std::vector<written_group> unsynced;
+  std::size_t unsynced_bytes = 0;
+  constexpr std::size_t gather_groups_max = 64;
+  constexpr std::size_t gather_bytes_max = 16u << 20;
+  auto send_ack = [&](std::uint64_t group_request, node_reason answer, std::uint64_t durable) {
+    ack a{};
+    a.reason = static_cast<std::uint32_t>(answer);
+    a.term = pos.term;
+    a.durable_lsn = durable;
+    std::vector<std::byte> out;
+    encode(out, {group_request, 0, nullptr}, a, node_opcode::group);
+    return conn.send(out, deadline(), why);
+  };
+  // The fdatasync of what was gathered, then an Ack for each GROUP in it: it is durable here
+  // (the apply follows on the follower's thread; the primary waits for durability only).
+  auto sync_and_ack = [&]() -> bool {
+    if (unsynced.empty()) return true;
+    if (follower_->sync(why) != actors::journal_follower::outcome::ok) {
+      say("follow: the groups could not be synced: " + why);
+      return false;
+    }
+    standby_durable_ = follower_->durable_lsn();
+    for (const written_group& w : unsynced)
+      if (!send_ack(w.request_id, node_reason::ok, w.last_lsn)) return false;
+    unsynced.clear();
+    unsynced_bytes = 0;
+    return true;
+  };
+  enum class next_step : std::uint8_t { go_on, leave };
+  // One frame that was read: a heartbeat is answered at once, a GROUP is checked and written.
+  auto take_frame = [&]() -> next_step {
+    last_frame = clock::now();
+    const codec::frame_header h = conn.header();
+    const auto body = conn.body();
+    if (check_node_frame(h, body) != status::ok) {
+      say("follow: a bad node frame from " + address);
+      return next_step::leave;
+    }
+    const bool response = (h.flags & codec::flag_response) != 0;
+    const auto op = static_cast<node_opcode>(h.opcode);
+    if (response) return next_step::go_on;  // answers to our heartbeats
+    if (op == node_opcode::heartbeat) {
+      heartbeat req{};
+      if (decode(body, req) != status::ok) return next_step::leave;
+      primary_durable_seen_ = req.durable_lsn;
+      heartbeat hb{};
+      hb.term = pos.term;
+      hb.durable_lsn = follower_->durable_lsn();
+      hb.sent_at_ns = wall_ns();
+      hb.echo_ns = req.sent_at_ns;
+      hb.role = static_cast<std::uint32_t>(codec::node_role::standby);
+      std::vector<std::byte> out;
+      encode(out, {h.request_id, 0, nullptr}, hb, true);
+      return conn.send(out, deadline(), why) ? next_step::go_on : next_step::leave;
+    }
+    if (op != node_opcode::group) {
+      say(fmt::format("follow: unexpected {} from {}", name(op), address));
+      return next_step::leave;
+    }
+    group_view g;
+    if (decode(body, g) != status::ok) return next_step::leave;
+    pos.term = std::max(pos.term, known_term());
+    standby_position next;
+    node_reason reason = check_group(g.header, pos, &next);
+    if (reason == node_reason::ok) {
+      const auto res = follower_->write_group(g.bytes, g.header.first_lsn, g.header.last_lsn, why);
+      if (res == actors::journal_follower::outcome::ok) {
+        pos = next;
+        standby_term_ = std::max(standby_term_.load(), g.header.term);
+        unsynced.push_back({h.request_id, g.header.last_lsn});
+        unsynced_bytes += g.bytes.size();
+        return next_step::go_on;
+      }
+      if (res != actors::journal_follower::outcome::gap) {
+        say("follow: the group could not be written: " + why);
+        return next_step::leave;
+      }
+      reason = node_reason::gap;
+    }
+    // Refused: what was gathered before it is still acknowledged, then the refusal.
+    if (sync_and_ack()) (void)send_ack(h.request_id, reason, follower_->durable_lsn());
+    say(fmt::format("follow: refused a GROUP of LSN {}..{}: {}", g.header.first_lsn,
+                    g.header.last_lsn, name(reason)));
+    return next_step::leave;
+  };
   while (!follow_stop_) {
     const auto rr = conn.read(clock::now() + 200ms, why);
     if (rr == read_result::failed) {
@@ -905,78 +998,28 @@ void node::follow_primary(peer_connection& conn, const std::string& address) {
       }
       continue;
     }
-    last_frame = clock::now();
-    const codec::frame_header h = conn.header();
-    const auto body = conn.body();
-    if (check_node_frame(h, body) != status::ok) {
-      say("follow: a bad node frame from " + address);
+    if (take_frame() == next_step::leave) {
+      (void)sync_and_ack();
       return;
     }
-    const bool response = (h.flags & codec::flag_response) != 0;
-    const auto op = static_cast<node_opcode>(h.opcode);
-    if (response) continue;  // answers to our heartbeats
-    if (op == node_opcode::heartbeat) {
-      heartbeat req{};
-      if (decode(body, req) != status::ok) return;
-      primary_durable_seen_ = req.durable_lsn;
-      heartbeat hb{};
-      hb.term = pos.term;
-      hb.durable_lsn = follower_->durable_lsn();
-      hb.sent_at_ns = wall_ns();
-      hb.echo_ns = req.sent_at_ns;
-      hb.role = static_cast<std::uint32_t>(codec::node_role::standby);
-      std::vector<std::byte> out;
-      encode(out, {h.request_id, 0, nullptr}, hb, true);
-      if (!conn.send(out, deadline(), why)) return;
-      continue;
-    }
-    if (op != node_opcode::group) {
-      say(fmt::format("follow: unexpected {} from {}", name(op), address));
-      return;
-    }
-    group_view g;
-    if (decode(body, g) != status::ok) return;
-    pos.term = std::max(pos.term, known_term());
-    standby_position next;
-    node_reason reason = check_group(g.header, pos, &next);
-    // The Ack goes as soon as the group is durable here, before it is applied: the primary
-    // waits for durability, and the apply needs only to be done before this node answers
-    // anything or is promoted (this thread does both in order).
-    bool acked = false;
-    bool send_failed = false;
-    auto send_ack = [&](node_reason answer, std::uint64_t durable) {
-      ack a{};
-      a.reason = static_cast<std::uint32_t>(answer);
-      a.term = pos.term;
-      a.durable_lsn = durable;
-      std::vector<std::byte> out;
-      encode(out, {h.request_id, 0, nullptr}, a, node_opcode::group);
-      acked = true;
-      if (!conn.send(out, deadline(), why)) send_failed = true;
-    };
-    if (reason == node_reason::ok) {
-      const auto res = follower_->append_group(
-          g.bytes, g.header.first_lsn, g.header.last_lsn, why,
-          [&](std::uint64_t durable) { send_ack(node_reason::ok, durable); });
-      if (res == actors::journal_follower::outcome::ok) {
-        pos = next;
-        standby_durable_ = follower_->durable_lsn();
-        standby_term_ = std::max(standby_term_.load(), g.header.term);
-      } else if (res == actors::journal_follower::outcome::gap) {
-        reason = node_reason::gap;
-      } else {
-        say("follow: the group could not be written: " + why);
+    // Gather the frames that are already here; a read that would wait ends the gathering.
+    while (!unsynced.empty() && unsynced.size() < gather_groups_max &&
+           unsynced_bytes < gather_bytes_max) {
+      const auto more = conn.read(clock::now(), why);
+      if (more == read_result::timeout) break;
+      if (more == read_result::failed) {
+        say(fmt::format("follow: {}: {}", address, why));
+        (void)sync_and_ack();
+        return;
+      }
+      if (take_frame() == next_step::leave) {
+        (void)sync_and_ack();
         return;
       }
     }
-    if (!acked) send_ack(reason, follower_->durable_lsn());
-    if (send_failed) return;
-    if (reason != node_reason::ok) {
-      say(fmt::format("follow: refused a GROUP of LSN {}..{}: {}", g.header.first_lsn,
-                      g.header.last_lsn, name(reason)));
-      return;
-    }
+    if (!sync_and_ack()) return;
   }
+  (void)sync_and_ack();
 }
 
 bool node::receive_snapshot(peer_connection& conn, const follow_reply& r, std::uint64_t term) {

@@ -3,11 +3,14 @@
 // node-to-node traffic on the server's listener (gateway::cluster_hooks).
 //
 // - Standby: a thread follows the primary (peer_connection): FOLLOW, then every GROUP is
-//   checked, written, synced and applied by a journal_follower and acknowledged with the LSN
-//   it has made durable. A diverged tail is cut, a rolled-away journal is replaced by the
-//   primary's snapshot. Client requests get not_primary with the primary's address.
-// - Promotion (node_role says primary): the follow thread stops, the follower closes, and the
-//   engine starts from the same data directory like any restart, with the new term (its
+//   checked, written and synced by a journal_follower (the GROUPs that arrived together
+//   under one fdatasync) and acknowledged with the LSN it has made durable; the follower
+//   applies it behind, on a thread of its own. A diverged tail is cut, a rolled-away journal
+//   is replaced by the primary's snapshot. Client requests get not_primary with the
+//   primary's address.
+// - Promotion (node_role says primary): the follow thread stops, the follower finishes its
+//   apply and closes, and the engine starts from the same data directory, taking the state
+//   the standby applied, with the new term (its
 //   first record) and a replicate hook; the server gets the engine. From then on every
 //   journal group goes to every following standby, and an answer waits until every member of
 //   the synchronous set holds it (PROTOCOL.md section 9), or is `unavailable` after the

@@ -2,10 +2,13 @@
 // engine's journal: the copy recovers to the same state as the original; a group that does
 // not follow, or whose bytes are not the records it announces, is refused and nothing is
 // written; a diverged tail is cut at the LSN given and following goes on from there; a failed
-// write stops the follower.
+// write stops the follower; groups written together share one fdatasync and are durable
+// only after it, a roll syncs the file it leaves, and the apply behind the writes (bounded by
+// its backlog) gives the same state.
 #include <gtest/gtest.h>
 
 #include <map>
+#include <string>
 #include <vector>
 
 #include "actors/follower.hpp"
@@ -210,6 +213,119 @@ TEST(JournalFollower, FailedWriteStopsTheFollower) {
   EXPECT_EQ(f.append_group(groups[0].bytes, groups[0].first, groups[0].last, why),
             outcome::storage_failed);
   EXPECT_EQ(f.durable_lsn(), 0u);
+}
+
+TEST(JournalFollower, GroupsWrittenTogetherAreDurableAfterOneSync) {
+  temp_dir primary;
+  temp_dir standby;
+  const std::vector<group> groups = groups_of_an_engine(primary.path());
+  ASSERT_GT(groups.size(), 4u);
+  auto faults = std::make_shared<storage_faults>();
+  std::vector<std::uint64_t> synced_sizes;
+  faults->on_step = [&](const durability_step& st) {
+    if (st.what == durability_step::kind::synced) synced_sizes.push_back(st.size);
+  };
+  journal_follower f(follower_config{standby.path(), 256u << 20, faults});
+  std::string why;
+  ASSERT_TRUE(f.open(why)) << why;
+  synced_sizes.clear();
+  std::uint64_t bytes = 0;
+  for (std::size_t i = 0; i < 3; ++i) {
+    ASSERT_EQ(f.write_group(groups[i].bytes, groups[i].first, groups[i].last, why), outcome::ok)
+        << why;
+    bytes += groups[i].bytes.size();
+    EXPECT_EQ(f.written_lsn(), groups[i].last);
+    EXPECT_EQ(f.durable_lsn(), 0u);  // not durable before the sync
+  }
+  EXPECT_TRUE(synced_sizes.empty());
+  // A group must follow what was written, not what is durable.
+  EXPECT_EQ(f.write_group(groups[0].bytes, groups[0].first, groups[0].last, why), outcome::gap);
+  ASSERT_EQ(f.sync(why), outcome::ok) << why;
+  ASSERT_EQ(synced_sizes.size(), 1u);  // one fdatasync for the three
+  EXPECT_EQ(synced_sizes[0], bytes);
+  EXPECT_EQ(f.durable_lsn(), groups[2].last);
+  EXPECT_EQ(f.sync(why), outcome::ok);  // nothing written since: no fdatasync
+  EXPECT_EQ(synced_sizes.size(), 1u);
+  for (std::size_t i = 3; i < groups.size(); ++i)
+    ASSERT_EQ(f.write_group(groups[i].bytes, groups[i].first, groups[i].last, why), outcome::ok);
+  ASSERT_EQ(f.sync(why), outcome::ok) << why;
+  EXPECT_EQ(synced_sizes.size(), 2u);
+  EXPECT_TRUE(same(accounts_of(f.state()), recovered(primary.path())));
+  EXPECT_EQ(f.state().transfer_count(), 60u);
+}
+
+TEST(JournalFollower, ARollSyncsWhatTheFileItLeavesHolds) {
+  temp_dir primary;
+  temp_dir standby;
+  const std::vector<group> groups = groups_of_an_engine(primary.path());
+  auto faults = std::make_shared<storage_faults>();
+  // Per file, the size its last fdatasync covered, and its size when it was left.
+  std::map<std::string, std::uint64_t> synced;
+  std::vector<std::string> created;
+  faults->on_step = [&](const durability_step& st) {
+    if (st.what == durability_step::kind::synced) synced[std::string(st.path)] = st.size;
+    if (st.what == durability_step::kind::created) created.emplace_back(st.path);
+  };
+  {
+    journal_follower f(follower_config{standby.path(), 1024, faults});
+    std::string why;
+    ASSERT_TRUE(f.open(why)) << why;
+    // Every group written, and one sync at the end: each roll must sync the old file first.
+    for (const group& g : groups)
+      ASSERT_EQ(f.write_group(g.bytes, g.first, g.last, why), outcome::ok) << why;
+    ASSERT_EQ(f.sync(why), outcome::ok) << why;
+  }
+  ASSERT_GT(created.size(), 3u);
+  for (const std::string& path : created) {
+    const std::uint64_t size = read_bytes(path).size();
+    if (size == 0) continue;
+    EXPECT_EQ(synced[path], size) << path << " was left with bytes no fdatasync covered";
+  }
+  EXPECT_TRUE(same(recovered(standby.path()), recovered(primary.path())));
+}
+
+TEST(JournalFollower, ApplyBehindTheWritesWithATinyBacklogGivesTheSameState) {
+  temp_dir primary;
+  temp_dir standby;
+  const std::vector<group> groups = groups_of_an_engine(primary.path());
+  follower_config cfg{standby.path(), 256u << 20, nullptr};
+  cfg.apply_backlog_max = 1;  // every sync waits for the apply of the one before
+  journal_follower f(cfg);
+  std::string why;
+  ASSERT_TRUE(f.open(why)) << why;
+  for (const group& g : groups)
+    ASSERT_EQ(f.append_group(g.bytes, g.first, g.last, why), outcome::ok) << why;
+  EXPECT_TRUE(same(accounts_of(f.state()), recovered(primary.path())));
+  // Released state is the applied one, and the follower is closed after it.
+  const reference_ledger state = f.release_state();
+  EXPECT_TRUE(same(accounts_of(state), recovered(primary.path())));
+  EXPECT_EQ(f.append_group(groups[0].bytes, groups[0].first, groups[0].last, why),
+            outcome::storage_failed);
+}
+
+TEST(JournalFollower, CloseSyncsWhatWasWritten) {
+  temp_dir primary;
+  temp_dir standby;
+  const std::vector<group> groups = groups_of_an_engine(primary.path());
+  auto faults = std::make_shared<storage_faults>();
+  std::uint64_t synced = 0;
+  faults->on_step = [&](const durability_step& st) {
+    if (st.what == durability_step::kind::synced) synced = st.size;
+  };
+  std::uint64_t bytes = 0;
+  {
+    journal_follower f(follower_config{standby.path(), 256u << 20, faults});
+    std::string why;
+    ASSERT_TRUE(f.open(why)) << why;
+    for (const group& g : groups) {
+      ASSERT_EQ(f.write_group(g.bytes, g.first, g.last, why), outcome::ok) << why;
+      bytes += g.bytes.size();
+    }
+    f.close();
+    EXPECT_EQ(f.durable_lsn(), groups.back().last);
+  }
+  EXPECT_EQ(synced, bytes);
+  EXPECT_TRUE(same(recovered(standby.path()), recovered(primary.path())));
 }
 
 }  // namespace
