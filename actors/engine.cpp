@@ -79,14 +79,18 @@ engine::engine(engine_config cfg) : cfg_(std::move(cfg)) {
   REMIT_ASSERT(cfg_.account_hosts <= 4096);
   if (!cfg_.clock) cfg_.clock = system_clock_ns;
 
-  reference_ledger state;
+  // Shared: the shards take their transfers from it side by side (restore_state). A promoted
+  // standby's state comes already applied (cfg_.recovered).
+  const bool applied = cfg_.durability && cfg_.recovered;
+  std::shared_ptr<reference_ledger> recovered =
+      applied ? std::move(cfg_.recovered) : std::make_shared<reference_ledger>();
+  cfg_.recovered.reset();
+  reference_ledger& state = *recovered;
   std::uint64_t next_lsn = 1;
   if (cfg_.durability) {
     storage::recovery_report report;
     std::string why;
-    if (cfg_.recovered) {
-      state = std::move(*cfg_.recovered);
-      cfg_.recovered.reset();
+    if (applied) {
       report.last_lsn = cfg_.recovered_lsn;
     } else if (!storage::recover(cfg_.data_dir, state, report, why, cfg_.faults.get())) {
       throw std::runtime_error("remit: recovery of " + cfg_.data_dir + " failed: " + why);
@@ -164,7 +168,8 @@ engine::engine(engine_config cfg) : cfg_(std::move(cfg)) {
     all.push_back(caf::actor_cast<caf::actor>(impl_->shards.back()));
   }
   for (const auto& s : impl_->shards) actors::anon_send_to(s, actors::peers_atom::value, all);
-  if (cfg_.durability) restore_state(state);  // failures may exist before any account
+  if (cfg_.durability)
+    restore_state(std::move(recovered));  // failures may exist before any account
   // CAF 0.17 keeps a reference to the system's logger in a thread-local of the thread that
   // built the system (and spawned from it), and ~actor_system waits for the logger to go:
   // destroyed from any other thread while this one lives, it would wait forever. Drop that
@@ -172,7 +177,8 @@ engine::engine(engine_config cfg) : cfg_(std::move(cfg)) {
   caf::logger::set_current_actor_system(nullptr);
 }
 
-void engine::restore_state(const reference_ledger& state) {
+void engine::restore_state(std::shared_ptr<const reference_ledger> source) {
+  const reference_ledger& state = *source;
   const std::uint32_t n = cfg_.shards;
   std::vector<actors::restore_ptr> sets(n);
   for (auto& s : sets) s = caf::make_counted<actors::restore_set>();
@@ -196,14 +202,6 @@ void engine::restore_state(const reference_ledger& state) {
     ledgers.push_back(a.a.ledger);
     sets[actors::owner_of(a.a.id, n)]->owned_accounts.push_back(a.a);
   });
-  state.for_each_transfer(
-      [&](const transfer& t, const sent_fields& sent, std::uint64_t expires, pending_state st) {
-        sets[actors::owner_of(t.id, n)]->owned_transfers.push_back(
-            actors::transfer_record{t, sent, expires, st});
-      });
-  state.for_each_failure([&](u128 id, create_transfer_result code) {
-    sets[actors::owner_of(id, n)]->owned_failures.emplace_back(id, code);
-  });
   for (std::uint32_t h = 0; h < hosts.count(); ++h) {
     const actors::wave_ptr& w = creates[h];
     if (!w) continue;
@@ -215,6 +213,11 @@ void engine::restore_state(const reference_ledger& state) {
   for (std::uint32_t i = 0; i < n; ++i) {
     sets[i]->addresses = addresses;
     sets[i]->ledgers = ledgers;
+    sets[i]->source = source;
+    sets[i]->shard = i;
+    sets[i]->shards = n;
+    // A little over an even share, so that the shard's id table does not grow while it adds.
+    sets[i]->transfers_expected = state.transfer_count() / n + state.transfer_count() / (8 * n);
     actors::anon_send_to(impl_->shards[i], actors::restore_atom::value, sets[i]);
   }
 }

@@ -229,7 +229,7 @@ class engine {
 
  private:
   struct impl;
-  void restore_state(const reference_ledger& state);
+  void restore_state(std::shared_ptr<const reference_ledger> source);
   void finish_shutdown();
   template <class Fill>
   void submit(actors::request_op op, std::size_t events, bool stamps, Fill&& fill,

@@ -430,13 +430,18 @@ struct journal_batch : shared_payload {
   bool empty() const { return parts.empty(); }
 };
 
-// What one shard gets back from recovery.
+// What one shard gets back from recovery: its accounts, and the recovered state itself, from
+// which it takes the transfers and failures it owns (owner_of(id, shards) == shard). The
+// shards read the one state side by side (const), and it is freed when the last is done:
+// nothing copies the transfers for them first.
 struct restore_set : shared_payload {
   std::vector<std::pair<u128, account_address>> addresses;  // every account (directory)
   std::vector<std::uint32_t> ledgers;
   std::vector<account> owned_accounts;
-  std::vector<transfer_record> owned_transfers;
-  std::vector<std::pair<u128, create_transfer_result>> owned_failures;
+  std::shared_ptr<const reference_ledger> source;
+  std::uint32_t shard = 0;
+  std::uint32_t shards = 1;
+  std::uint64_t transfers_expected = 0;  // about this shard's share, to size its tables
 };
 
 }  // namespace remit::actors

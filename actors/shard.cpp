@@ -10,6 +10,7 @@
 #include "actors/shard/driver.hpp"
 #include "actors/shard/wave_builder.hpp"
 #include "engine/assert.hpp"
+#include "engine/reference_ledger.hpp"
 
 namespace remit::actors {
 
@@ -157,8 +158,14 @@ shard_actor::behavior_type shard_behavior(shard_pointer self, shard_config cfg) 
           st.directory.insert(r->addresses[i].first,
                               dir_entry{r->addresses[i].second, r->ledgers[i]});
         for (const account& a : r->owned_accounts) st.store.add_account(a);
-        for (const transfer_record& rec : r->owned_transfers) st.store.add_transfer(rec);
-        for (const auto& [id, code] : r->owned_failures) st.store.add_failure(id, code);
+        st.store.reserve_transfers(r->transfers_expected);
+        r->source->for_each_stored_transfer([&](const transfer_record& rec) {
+          if (owner_of(rec.t.id, r->shards) == r->shard) st.store.add_transfer(rec);
+        });
+        r->source->for_each_failure([&](u128 id, create_transfer_result code) {
+          if (owner_of(id, r->shards) == r->shard) st.store.add_failure(id, code);
+        });
+        r->source.reset();  // the last shard to let go frees the recovered state
       },
       [self](tick_atom) {
         const auto handoff = received(self);

@@ -95,6 +95,11 @@ class reference_ledger {
     transfers_.for_each(
         [&](const stored_transfer& s) { f(s.t, s.sent, s.expires_at_ns, s.state); });
   }
+  // Every stored transfer, in the order they were stored.
+  template <class F>
+  void for_each_stored_transfer(F&& f) const {
+    transfers_.for_each(f);
+  }
   template <class F>
   void for_each_failure(F&& f) const {
     failed_.for_each([&](u128 id, create_transfer_result code) { f(id, code); });

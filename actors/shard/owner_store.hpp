@@ -28,6 +28,8 @@ class owner_store {
   void resolve(u128 pending_id, pending_state state);
   void add_failure(u128 id, create_transfer_result code) { failed_.insert(id, code); }
   void add_account(const account& a);
+  // Sizes the transfer table for about `n` transfers (a restore, before it adds them).
+  void reserve_transfers(std::size_t n) { transfers_.reserve(n); }
 
   [[nodiscard]] const transfer_record* find_transfer(u128 id) const;
   [[nodiscard]] const account* find_account(u128 id) const;
