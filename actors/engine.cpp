@@ -217,7 +217,8 @@ void engine::restore_state(std::shared_ptr<const reference_ledger> source) {
     sets[i]->shard = i;
     sets[i]->shards = n;
     // A little over an even share, so that the shard's id table does not grow while it adds.
-    sets[i]->transfers_expected = state.transfer_count() / n + state.transfer_count() / (8 * n);
+    const std::uint64_t share = state.transfer_count() / n;
+    sets[i]->transfers_expected = share + share / 8;
     actors::anon_send_to(impl_->shards[i], actors::restore_atom::value, sets[i]);
   }
 }
