@@ -5,10 +5,16 @@ target_compile_options(remit_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow
                        -Wnon-virtual-dtor -Wold-style-cast -Wcast-align)
 if(REMIT_WARNINGS_AS_ERRORS)
   target_compile_options(remit_options INTERFACE -Werror)
-  # GCC 12 reports std::string concatenation at -O3 as overlapping memcpy (a false
-  # positive, GCC bug 105329): keep the warning, not the error.
+  # GCC 12's flow-sensitive buffer warnings misfire at -O3 on inlined standard library code:
+  # std::string concatenation as overlapping memcpy (GCC bug 105329), vector<vector<byte>>'s
+  # operator< as an unbounded memcmp (stringop-overread), vector<thread> growth and small
+  # copies as out of bounds (array-bounds, stringop-overflow). They
+  # stopped the release preset from building the crash harness and three test suites. Keep
+  # the warnings, not the errors.
   if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
-    target_compile_options(remit_options INTERFACE -Wno-error=restrict)
+    target_compile_options(remit_options INTERFACE -Wno-error=restrict
+                           -Wno-error=stringop-overread -Wno-error=stringop-overflow
+                           -Wno-error=array-bounds)
   endif()
 endif()
 if(REMIT_SANITIZE)
